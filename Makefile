@@ -1,0 +1,28 @@
+# Rapport: `make demo` runs the main job, `make test` the tests. Both create .venv if missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench dashboard clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dashboard,parallel,dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/rapport
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+dashboard: $(STAMP)
+	$(BIN)/rapport dashboard
+
+clean:
+	rm -rf $(VENV) .pytest_cache
