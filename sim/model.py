@@ -60,7 +60,8 @@ class RelationshipModel(mesa.Model):
         costs = {c: p[f"cost_{c}"] for c in CHANNELS}
         self.dealer = Dealer(self, "us", self.policy.name, costs, p["budget"])
         self.rival = Dealer(self, "rival", "rival offers", {c: p["rival_cost_per_contact"] for c in CHANNELS}, math.inf)
-        self.totals = dict.fromkeys(("profit", "cost", "holdout_profit", "unsubscribes"), 0.0)
+        self.totals = dict.fromkeys(("profit", "cost", "sales", "holdout_profit", "holdout_sales",
+                                    "unsubscribes", "opt_ins"), 0.0)
         self.last: dict = {}
         self.last_holdout: dict = {}
         self._rows: list[list[float]] = []
@@ -76,10 +77,13 @@ class RelationshipModel(mesa.Model):
             self.last_holdout = step(self.holdout, NO_CONTACT, self.draws, self.coefficients)
             h = self.last_holdout
             self.totals["holdout_profit"] += h["revenue"] - h["cost"]
+            self.totals["holdout_sales"] += h["our_sales"]
         w = self.last
         self.totals["profit"] += w["revenue"] - w["cost"]
         self.totals["cost"] += w["cost"]
+        self.totals["sales"] += w["our_sales"]
         self.totals["unsubscribes"] += w["unsubscribes"]
+        self.totals["opt_ins"] += w["opt_ins"]
         self.dealer.book(w["our_sales"], w["service_visits"], w["revenue"], w["cost"])
         self.rival.book(w["rival_sales"], w["rival_service_visits"], w["rival_revenue"],
                         w["rival_contacts"] * self.params["rival_cost_per_contact"])

@@ -131,7 +131,7 @@ def step(pop: Population, policy: Policy, u: Draws, c: Coefficients, journal: di
     np.minimum(pop.fatigue, 1, out=pop.fatigue)
     unsubscribed = irrelevant & (u.unsubscribe < p["unsubscribe_rate"] * pop.fatigue)
     pop.opted_in &= ~unsubscribed
-    contact_cost = np.where(contacted, cost_each, 0.0)
+    contact_cost = np.where(contacted, cost_each + np.where(content == VALUE, p["cost_value_content"], 0.0), 0.0)
 
     # 4. attention and what is read
     attention = c.attention[channel] * (f32(0.5) + pop.trust) * (1 - f32(p["fatigue_sensitivity"]) * pop.fatigue)
@@ -144,7 +144,7 @@ def step(pop: Population, policy: Policy, u: Draws, c: Coefficients, journal: di
     balance = pop.reciprocity.copy()
     strength = f32(p["reciprocity_strength"])
     heed = np.clip(1 + strength * f32(p["reciprocity_heed"]) * balance, 0, 2)
-    pop.trust -= np.where(ask_read & (balance < 0), strength * f32(p["ask_trust_cost"]), f32(0))
+    pop.trust -= np.where(ask_read & ~offer_relevant & (balance < 0), strength * f32(p["ask_trust_cost"]), f32(0))
     gained = value_read | attended
     pop.trust += np.where(gained, f32(p["value_trust_gain"]) * (1 - pop.trust), f32(0))
     pop.affinity += np.where(value_read, f32(p["value_affinity_gain"]) * (1 - pop.affinity), f32(0))
@@ -174,9 +174,11 @@ def step(pop: Population, policy: Policy, u: Draws, c: Coefficients, journal: di
     pop.owner[bought_rival] = RIVAL
     newly_known = bought_us & ~pop.known
     pop.known |= bought_us
-    pop.opted_in |= newly_known & (u.opt_in < p["opt_in"])
+    opt_ins = newly_known & (u.opt_in < p["opt_in"])
+    pop.opted_in |= opt_ins
     pop.ever_ours |= bought_us
     pop.purchases += bought_us
+    pop.affinity += np.where(bought_us, f32(p["purchase_affinity_gain"]) * (1 - pop.affinity), f32(0))
 
     # 6. service
     due = pop.service_due <= 0
@@ -192,6 +194,7 @@ def step(pop: Population, policy: Policy, u: Draws, c: Coefficients, journal: di
     satisfied = u.quality < p["service_quality"]
     gain = f32(p["service_trust_gain"])
     pop.trust += np.where(serviced_us, np.where(satisfied, gain * (1 - pop.trust), -2 * gain * pop.trust), f32(0))
+    pop.affinity += np.where(serviced_us & satisfied, f32(p["service_affinity_gain"]) * (1 - pop.affinity), f32(0))
     service_margin = np.where(serviced_us, p["service_margin"] * pop.spend.astype(np.float64), 0.0)
     pop.service_visits += serviced_us
     pop.service_due[due] = p["service_interval_weeks"]
@@ -200,8 +203,8 @@ def step(pop: Population, policy: Policy, u: Draws, c: Coefficients, journal: di
     np.clip(pop.trust, 0, 1, out=pop.trust)
     np.clip(pop.affinity, 0, 1, out=pop.affinity)
     equity = (pop.trust + pop.affinity) * f32(0.5)
-    drift = p["defection_rate"] * np.exp(f32(p["rival_pull"])) * (1 - equity)
-    drifted = relationship & ~buying & (u.defect < drift)
+    rival_preferred = 1 / (1 + np.exp(u_us - u_rival))
+    drifted = relationship & ~buying & (u.defect < p["defection_rate"] * rival_preferred)
 
     # 8. lifecycle stage
     old_stage = pop.stage.copy()
@@ -241,6 +244,7 @@ def step(pop: Population, policy: Policy, u: Draws, c: Coefficients, journal: di
         np.clip(pop.trust, 0, 1, out=pop.trust)
         referrals = up & ~pop.known
         pop.known |= referrals
+        opt_ins = opt_ins | (referrals & ~pop.opted_in)
         pop.opted_in |= referrals
 
     # ledger
@@ -269,6 +273,7 @@ def step(pop: Population, policy: Policy, u: Draws, c: Coefficients, journal: di
         "service_visits": int(serviced_us.sum()),
         "rival_service_visits": int((due & ~serviced_us).sum()),
         "unsubscribes": int(unsubscribed.sum()),
+        "opt_ins": int(opt_ins.sum()),
         "defections": int(defected.sum()),
         "referrals": int(referrals.sum()),
         "vehicle_margin": float(vehicle_margin.sum()),
