@@ -16,8 +16,9 @@ Same as the core:
       runs in lockstep under the same random numbers, as in the core.
 
 Different, on purpose: the draws come from Python's ``random`` per agent (Mesa's
-``model.random``), not from one numpy array, and the arithmetic is float64 instead of
-float32. Runs are therefore statistically the same as the core's, not bit-identical.
+``model.random``), not from the core's numpy streams, and the state is kept in Python floats
+(float64) instead of float32 arrays. Runs are therefore statistically the same as the
+core's, not bit-identical.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def _logistic(x: float) -> float:
 def _relevant(interests: int, u: float, targeting: float) -> bool:
     """Scalar twin of ``sim.rules.relevant``: aimed (chance = targeting) or of interest."""
     scaled = u * N_CATEGORIES
-    category = int(scaled)
+    category = min(int(scaled), N_CATEGORIES - 1)
     return (scaled - category) < targeting or bool((interests >> category) & 1)
 
 
@@ -279,6 +280,7 @@ class Customer(mesa.Agent):
         self.stage = new
 
         # ledger
+        self.reciprocity = min(max(self.reciprocity, -50.0), 50.0)
         self.contacts += contacted
         self.cost += contact_cost
         self.margin += vehicle_margin + service_margin
@@ -303,10 +305,10 @@ class Customer(mesa.Agent):
         else:
             return
         u_talk, u_tie = self.u[13], self.u[14]
-        if u_talk >= p["talk_rate"]:
+        if not (p["word_of_mouth"] and self.ties) or u_talk >= p["talk_rate"]:
             return
         slot_f = u_tie * len(self.ties)
-        slot = int(slot_f)
+        slot = min(int(slot_f), len(self.ties) - 1)
         if slot_f - slot < (p["heed_positive"] if positive else p["heed_negative"]):
             listener = twins[self.ties[slot]]
             if positive:
@@ -401,7 +403,7 @@ class BaselineModel(mesa.Model):
             self.agents_by_type[HoldoutCustomer].shuffle_do("step")
         for group, rules, w in ((self.customers, self.treated_rules, self.treated_week),
                                 (self.twins, self.holdout_rules, self.holdout_week)):
-            if group and self.params["word_of_mouth"] and self.params["social_ties"] > 0:
+            if group:
                 for c in group:
                     c.talk(rules, w, group)
                 for c in group:
