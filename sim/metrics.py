@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
-
 from .state import STAGES, Stage
 
 
@@ -24,10 +22,7 @@ class Metric:
 
 
 def _known_mean(field: str) -> Callable:
-    def compute(m, w):
-        a = getattr(m.pop, field)[m.pop.known]
-        return float(a.mean()) if a.size else float("nan")
-    return compute
+    return lambda m, w: _ratio(w[f"{field}_sum"], w["known"])
 
 
 def _count(key: str) -> Callable:
@@ -39,7 +34,7 @@ def _ratio(num: float, den: float) -> float:
 
 
 def _stage_count(stage: Stage) -> Callable:
-    return lambda m, w: int(np.count_nonzero(m.pop.stage == stage))
+    return lambda m, w: int(w[f"stage_{STAGES[stage]}"])
 
 
 METRICS: list[Metric] = [
@@ -79,18 +74,17 @@ METRICS: list[Metric] = [
            lambda m, w: _ratio(m.totals["profit"] - m.totals["holdout_profit"], m.totals["cost"])
            if m.last_holdout else float("nan")),
     Metric("retention", "share", "Share of customers ever ours who are in an active relationship.",
-           lambda m, w: _ratio(np.count_nonzero(np.isin(m.pop.stage, (2, 3, 4))),
-                               np.count_nonzero(m.pop.ever_ours))),
+           lambda m, w: _ratio(w["stage_purchase"] + w["stage_connection"] + w["stage_loyalty"], w["ever_ours"])),
     Metric("repurchase", "share", "Share of replacement purchases by our owners made with us (cumulative).",
            lambda m, w: _ratio(m.pop.repurchases_with_us, m.pop.replacements_by_our_owners)),
     Metric("service_retention", "share", "Share of our owners' service visits made with us (cumulative).",
            lambda m, w: _ratio(m.pop.service_with_us_by_our_owners, m.pop.service_by_our_owners)),
     Metric("opted_in", "share", "Share of CRM customers who accept contact.",
-           lambda m, w: _ratio(np.count_nonzero(m.pop.opted_in), np.count_nonzero(m.pop.known))),
+           lambda m, w: _ratio(w["opted_in"], w["known"])),
     Metric("unsubscribe_rate", "share", "Cumulative unsubscribes per customer who has been opted in.",
            lambda m, w: _ratio(m.totals["unsubscribes"], m.opted_in_at_start + m.totals["opt_ins"])),
     Metric("promoter_share", "share", "Share of experienced customers who are promoters.",
-           lambda m, w: _ratio(w["promoters"], np.count_nonzero(m.pop.known | m.pop.ever_ours))),
+           lambda m, w: _ratio(w["promoters"], w["experienced"])),
     Metric("detractor_share", "share", "Share of experienced customers who are detractors.",
-           lambda m, w: _ratio(w["detractors"], np.count_nonzero(m.pop.known | m.pop.ever_ours))),
+           lambda m, w: _ratio(w["detractors"], w["experienced"])),
 ]

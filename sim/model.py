@@ -13,7 +13,7 @@ from .agents import CustomerView, Dealer
 from .market import build_market
 from .metrics import METRICS
 from .params import CHANNELS, CONTENTS, ParameterError, validate
-from .rules import Coefficients, Draws, step
+from .rules import E, Coefficients, Draws, step
 from .state import FIELDS, STAGES, TIERS
 from .strategies import compile_policy, load_strategy
 
@@ -55,7 +55,9 @@ class RelationshipModel(mesa.Model):
         self.holdout = self.pop.copy() if holdout else None
         self.journey_ids = np.sort(self.rng.choice(p["customers"], min(journeys, p["customers"]), replace=False))
         self.journeys: dict[int, list[tuple[int, str]]] = {int(i): [] for i in self.journey_ids}
-        self.draws = Draws(p["customers"])
+        self.draws = Draws(p["customers"], self.rng)
+        self.events = np.zeros(p["customers"], np.uint32)  # this week's events per customer (rules.EVENTS bits)
+        self.holdout_events = np.zeros(p["customers"], np.uint32) if holdout else None
         self.opted_in_at_start = int(np.count_nonzero(self.pop.opted_in))
         costs = {c: p[f"cost_{c}"] for c in CHANNELS}
         self.dealer = Dealer(self, "us", self.policy.name, costs, p["budget"])
@@ -70,11 +72,11 @@ class RelationshipModel(mesa.Model):
     def step(self) -> None:
         """Advance one week: draw the week's random numbers, apply the rules, record."""
         self.week += 1
-        self.draws.fill(self.rng)
-        journal = {} if self.journeys else None
-        self.last = step(self.pop, self.policy, self.draws, self.coefficients, journal)
+        self.draws.fill()
+        old_stages = self.pop.stage[self.journey_ids]
+        self.last = step(self.pop, self.policy, self.draws, self.coefficients, self.events)
         if self.holdout is not None:
-            self.last_holdout = step(self.holdout, NO_CONTACT, self.draws, self.coefficients)
+            self.last_holdout = step(self.holdout, NO_CONTACT, self.draws, self.coefficients, self.holdout_events)
             h = self.last_holdout
             self.totals["holdout_profit"] += h["revenue"] - h["cost"]
             self.totals["holdout_sales"] += h["our_sales"]
@@ -87,8 +89,7 @@ class RelationshipModel(mesa.Model):
         self.dealer.book(w["our_sales"], w["service_visits"], w["revenue"], w["cost"])
         self.rival.book(w["rival_sales"], w["rival_service_visits"], w["rival_revenue"],
                         w["rival_contacts"] * self.params["rival_cost_per_contact"])
-        if journal:
-            self._record_journeys(journal)
+        self._record_journeys(old_stages)
         self._rows.append([self.week] + [metric.compute(self, w) for metric in METRICS])
 
     def run(self, weeks: int) -> "RelationshipModel":
@@ -120,20 +121,25 @@ class RelationshipModel(mesa.Model):
         state = {f.name: getattr(self.pop, f.name)[i].item() for f in FIELDS}
         return CustomerView(int(i), state, self.journeys.get(int(i)))
 
-    def _record_journeys(self, j: dict) -> None:
-        for i, events in self.journeys.items():
-            week = self.week
-            if j["contacted"][i]:
-                fit = "relevant" if j["relevant"][i] else "irrelevant"
-                events.append((week, f"received {CONTENTS[j['content'][i]]} by {CHANNELS[j['channel'][i]]} ({fit})"))
-            for key, text in (("opened", "opened it"), ("visited", "visited the website"),
-                              ("attended", "attended an event"), ("unsubscribed", "unsubscribed"),
-                              ("bought_us", "bought a car from us"), ("bought_rival", "bought a car from the rival"),
-                              ("serviced_us", "had the car serviced with us"), ("referred", "was referred to us")):
-                if j[key][i]:
+    def _record_journeys(self, old_stages: np.ndarray) -> None:
+        """Append this week's events of the sampled customers to their journeys."""
+        for i, old in zip(self.journey_ids, old_stages):
+            e, events, week = int(self.events[i]), self.journeys[int(i)], self.week
+            if e & E.contacted:
+                fit = "relevant" if e & E.relevant else "irrelevant"
+                events.append((week, f"received {CONTENTS[e & 3]} by {CHANNELS[(e >> 2) & 3]} ({fit})"))
+            for bit, text in JOURNEY_TEXT:
+                if e & bit:
                     events.append((week, text))
-            if j["serviced"][i] and not j["serviced_us"][i]:
+            if e & E.serviced and not e & E.serviced_us:
                 events.append((week, "had the car serviced elsewhere"))
-            old, new = j["old_stage"][i], self.pop.stage[i]
+            new = self.pop.stage[i]
             if old != new:
                 events.append((week, f"stage {STAGES[old]} -> {STAGES[new]}"))
+
+
+JOURNEY_TEXT = ((E.opened, "opened it"), (E.visited, "visited the website"), (E.attended, "attended an event"),
+                (E.unsubscribed, "unsubscribed"), (E.bought_us, "bought a car from us"),
+                (E.bought_rival, "bought a car from the rival"), (E.serviced_us, "had the car serviced with us"),
+                (E.heard_praise, "heard a recommendation of us"), (E.heard_warning, "heard a warning about us"),
+                (E.referred, "was referred to us"))

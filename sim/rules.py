@@ -1,6 +1,7 @@
 """The behaviour rules: how customers react to contacts in one week, for all at once.
 
-Every rule of the model lives in this file, in the order ``step`` applies them:
+Every rule of the model lives in this file, in the order ``_week`` applies them to each
+customer:
 
 1. Time passes: cars age, service falls due, fatigue wears off, affinity fades,
    the reciprocity balance is slowly forgotten.
@@ -8,32 +9,42 @@ Every rule of the model lives in this file, in the order ``step`` applies them:
    every sender drowns the relevant messages).
 3. We contact customers as the policy says (thinned to the budget). Each contact adds
    fatigue, much more when it is irrelevant; irrelevant contacts to fatigued customers
-   lead to unsubscribes.
+   lead to unsubscribes. Value content costs extra (giving has a price).
 4. Attention: a contact is opened with a chance that rises with trust and falls with
    fatigue. Read value content builds trust, affinity and the reciprocity balance; an
    event invitation may lead to attendance (a strong affinity gain); a sales offer is an
-   ask: on a negative balance it costs trust, and its effect grows or shrinks with the
-   balance. Relevant offers and events lead to website visits.
+   ask: an irrelevant one on a negative balance costs trust, and an offer's effect grows
+   or shrinks with the balance. Relevant offers, events and content lead to website visits.
 5. Purchases: a car due for replacement is replaced with a weekly hazard, raised by
-   relevant offers read. The dealer is chosen by a logit on trust, affinity, offers read
-   that week and the rival's pull; our owners are more ready to buy from us.
+   relevant offers read (ours and the rival's). The dealer is chosen by a logit on trust,
+   affinity, offers read that week and the rival's pull; owners in a relationship with a
+   dealer are more ready to buy there. Buying from us builds affinity.
 6. Service: a due car is serviced; the dealer is chosen the same way, with the selling
-   dealer's pull and our reminders. A satisfying visit builds trust, a poor one costs it.
-7. Defection: owners with low equity drift to the rival (stronger rival, more drift).
+   dealer's pull and our reminders. A satisfying visit builds trust and affinity, a poor
+   one costs trust.
+7. Defection: owners in a relationship drift away with a weekly chance proportional to
+   the rival's logit share (low equity and a strong rival mean more drift).
 8. Lifecycle stage follows from the above.
-9. Word of mouth: promoters recommend us to a tie (new prospects, trust); detractors
-   warn a tie (heeded more often than praise).
+9. Word of mouth: customers with experience of us are promoters (high sentiment) or
+   detractors (low); some tell one tie each week. Recommendations raise the listener's
+   trust and bring new prospects; warnings lower it and are heeded more often.
 
 All random numbers of a week are drawn before the rules run, one array per decision,
-so every strategy sees the same draws (common random numbers).
+so every strategy sees the same draws (common random numbers). The rules are one
+compiled kernel (numba) over the structure of arrays: one pass over all customers.
 """
 
 from __future__ import annotations
 
+import functools
+from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
+
+import numba as nb
 import numpy as np
 
 from .params import CHANNELS, CONTENTS
-from .state import N_CATEGORIES, RIVAL, US, Population, Stage
+from .state import FIELDS, N_CATEGORIES, RIVAL, STAGES, US, Population, Stage
 from .strategies import Policy
 
 # One uniform array per decision, drawn every week in this order whatever the strategy.
@@ -43,243 +54,392 @@ SALES, VALUE, REMINDER, EVENT = (CONTENTS.index(c) for c in
                                  ("sales_offer", "value_content", "service_reminder", "event_invite"))
 REMINDER_WINDOW = 4  # weeks before the due date in which a service reminder is relevant
 NEED_WIDTH = 0.1  # width of the need curve around the replacement cycle, as a share of the cycle
+FATIGUE_IN_SENTIMENT = 0.5  # how much fatigue sours sentiment for word of mouth
+
+# Weekly counters returned by ``step`` (integers) and money totals ($).
+COUNTS = ("contacts", "offers", "relevant_offers", "opens", "visits", "event_attendance", "our_sales",
+          "rival_sales", "offer_sales", "rival_contacts", "service_visits", "rival_service_visits",
+          "unsubscribes", "opt_ins", "defections", "referrals", "promoters", "detractors",
+          "replacements_by_our_owners", "repurchases_with_us", "service_by_our_owners",
+          "service_with_us_by_our_owners")
+MONEY = ("vehicle_margin", "service_margin", "cost", "rival_revenue")
+C = namedtuple("C", COUNTS)(*range(len(COUNTS)))
+M = namedtuple("M", MONEY)(*range(len(MONEY)))
+
+# Event bits of one customer's week (for journeys); bits 0-1 content, 2-3 channel.
+EVENTS = ("contacted", "relevant", "opened", "visited", "attended", "unsubscribed", "bought_us",
+          "bought_rival", "serviced", "serviced_us", "referred", "heard_praise", "heard_warning")
+E = namedtuple("E", EVENTS)(*(1 << (4 + i) for i in range(len(EVENTS))))
+HEARD = E.heard_praise | E.heard_warning
+
+# Parameters the kernel reads, as one tuple of floats.
+KERNEL_PARAMS = (
+    "fatigue_recovery", "affinity_decay", "reciprocity_memory", "rival_contact_rate", "rival_targeting",
+    "fatigue_irrelevant", "fatigue_relevant", "unsubscribe_rate", "cost_value_content", "fatigue_sensitivity",
+    "event_attendance", "reciprocity_strength", "reciprocity_heed", "ask_trust_cost", "value_trust_gain",
+    "value_affinity_gain", "event_affinity_gain", "visit_rate", "cost_attendee", "purchase_hazard",
+    "offer_lift", "offer_pull", "trust_weight", "affinity_weight", "rival_pull", "vehicle_margin",
+    "service_interval_weeks", "opt_in", "purchase_affinity_gain", "service_pull", "service_reminder_lift",
+    "service_quality", "service_trust_gain", "service_affinity_gain", "service_margin", "defection_rate",
+    "loyalty_threshold", "promoter_threshold", "detractor_threshold", "talk_rate", "heed_positive",
+    "heed_negative", "word_of_mouth_effect", "budget", "existing", "word_of_mouth")
+K = namedtuple("K", KERNEL_PARAMS)
+Arrays = namedtuple("Arrays", [f.name for f in FIELDS])
+
+
+# End-of-week state totals computed by ``_census``.
+CENSUS = ("known", "opted_in", "trust_sum", "affinity_sum", "fatigue_sum", "ever_ours",
+          *(f"stage_{name}" for name in STAGES), "experienced")
+CHUNKS = 64  # customers are processed in this many fixed chunks (in parallel); results do not depend on threads
 
 
 class Draws:
-    """The week's uniform draws, one row per name in DRAWS."""
+    """The week's uniform draws, one row per name in DRAWS.
 
-    def __init__(self, n: int):
+    The rows are filled by two independent streams spawned from the model's generator,
+    half the rows each, in two threads (numpy releases the GIL while filling). Which
+    stream fills which row is fixed, so the draws depend only on the seed.
+    """
+
+    def __init__(self, n: int, rng: np.random.Generator):
         self.table = np.empty((len(DRAWS), n), dtype=np.float32)
-        for i, name in enumerate(DRAWS):
-            setattr(self, name, self.table[i])
+        self.streams = rng.spawn(2)
 
-    def fill(self, rng: np.random.Generator) -> None:
-        rng.random(out=self.table, dtype=np.float32)
+    def fill(self) -> None:
+        half = len(DRAWS) // 2
+        second = _pool().submit(self.streams[1].random, out=self.table[half:], dtype=np.float32)
+        self.streams[0].random(out=self.table[:half], dtype=np.float32)
+        second.result()
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rapport-draws")
 
 
 class Coefficients:
-    """Parameter values arranged for the rules (channel tables, log odds)."""
+    """Parameter values arranged for the kernel (channel tables, log odds, flags as floats)."""
 
     def __init__(self, p: dict):
         self.p = p
-        self.attention = np.array([p[f"attention_{c}"] for c in CHANNELS], np.float32)
+        values = dict(p, existing=float(np.log1p(p["existing_customer_bonus"])),
+                      word_of_mouth=float(p["word_of_mouth"]))
+        self.k = K(*(float(values[name]) for name in KERNEL_PARAMS))
+        self.attention = np.array([p[f"attention_{c}"] for c in CHANNELS], np.float64)
         self.channel_cost = np.array([p[f"cost_{c}"] for c in CHANNELS], np.float64)
-        self.existing = np.float32(np.log1p(p["existing_customer_bonus"]))
 
 
-def need(pop: Population) -> np.ndarray:
-    """Purchase need in [0, 1]: a logistic curve of vehicle age around the customer's cycle."""
-    x = (pop.vehicle_age - pop.cycle.astype(np.float32)) / (NEED_WIDTH * pop.cycle)
-    return 1.0 / (1.0 + np.exp(-x, dtype=np.float32))
-
-
-def relevant(interests: np.ndarray, u: np.ndarray, targeting) -> np.ndarray:
-    """Whether an offer is relevant: aimed at the customer's interests (chance = targeting)
-    or, if not aimed, its random category happens to interest them.
-
-    One uniform gives both the aim (its fractional part after scaling) and the category.
-    """
-    scaled = u * N_CATEGORIES
-    category = scaled.astype(np.uint8)
-    aimed = (scaled - category) < targeting
-    return aimed | ((interests >> category) & 1).astype(bool)
-
-
-def step(pop: Population, policy: Policy, u: Draws, c: Coefficients, journal: dict | None = None) -> dict:
+def step(pop: Population, policy: Policy, draws: Draws, c: Coefficients, events: np.ndarray | None = None) -> dict:
     """Advance ``pop`` by one week under ``policy``; return the week's counts and money.
 
-    If ``journal`` is a dict, the week's event masks are stored in it (for journeys).
+    If ``events`` (uint32, one per customer) is given, each customer's week is written
+    into it as bits (see ``EVENTS``; bits 0-1 the content, 2-3 the channel).
     """
-    p = c.p
-    n = pop.n
-    f32 = np.float32
+    if events is None:
+        events = np.empty(pop.n, np.uint32)
+    chunks = max(1, min(CHUNKS, pop.n // 1024))
+    counts = np.zeros((chunks, len(COUNTS)), np.int64)
+    money = np.zeros((chunks, len(MONEY)), np.float64)
+    census = np.zeros((chunks, len(CENSUS)), np.float64)
+    arrays = Arrays(*(getattr(pop, f.name) for f in FIELDS))
+    value_share = np.diff(policy.mix_cum, axis=-1, prepend=0.0)[..., VALUE]
+    seg_cost = (policy.frequency * (c.channel_cost[policy.channel] + value_share * c.p["cost_value_content"])).ravel()
+    _week(arrays, pop.ties, policy.frequency.ravel(), policy.channel.ravel(),
+          policy.mix_cum.reshape(-1, len(CONTENTS)), policy.targeting.ravel(), seg_cost,
+          c.attention, c.channel_cost, c.k, draws.table, events, np.empty(pop.n, np.int32), counts, money)
+    _census(arrays, census)
+    counts, money, census = counts.sum(axis=0), money.sum(axis=0), census.sum(axis=0)
+    out = {name: int(counts[i]) for i, name in enumerate(COUNTS)}
+    out.update({name: float(money[i]) for i, name in enumerate(MONEY)})
+    out.update({name: census[i] for i, name in enumerate(CENSUS)})
+    out["revenue"] = out["vehicle_margin"] + out["service_margin"]
+    for name in ("replacements_by_our_owners", "repurchases_with_us", "service_by_our_owners",
+                 "service_with_us_by_our_owners"):
+        setattr(pop, name, getattr(pop, name) + out.pop(name))
+    return out
 
-    # 1. time passes
-    pop.vehicle_age += 1
-    pop.service_due -= 1
-    pop.fatigue *= f32(1 - p["fatigue_recovery"])
-    pop.affinity *= f32(1 - p["affinity_decay"])
-    pop.reciprocity *= f32(1 - p["reciprocity_memory"])
-    need_now = need(pop)
 
-    # 2. the rival's offers
-    rival_rate = p["rival_contact_rate"]
-    rival_offer = u.rival < rival_rate
-    rival_relevant = rival_offer & relevant(pop.interests, u.rival / max(rival_rate, 1e-9) % 1.0,
-                                            p["rival_targeting"])
+@nb.njit(cache=True, inline="always")
+def _logistic(x):
+    return 1.0 / (1.0 + np.exp(-x))
 
-    # 3. our contacts
-    seg = pop.stage.astype(np.intp) * 2 + pop.tier
-    frequency = policy.frequency.ravel()[seg]
-    channel = policy.channel.ravel()[seg]
-    contactable = pop.known & pop.opted_in
-    cost_each = c.channel_cost[channel]
-    wanted = float(np.dot(frequency[contactable], cost_each[contactable]))
-    thin = 1.0 if wanted <= p["budget"] else p["budget"] / wanted
-    contacted = contactable & (u.contact < frequency * f32(thin))
-    mix = policy.mix_cum.reshape(-1, len(CONTENTS))
-    content = ((u.content >= mix[seg, 0]).astype(np.int8) + (u.content >= mix[seg, 1])
-               + (u.content >= mix[seg, 2]))
-    is_offer = content == SALES
-    offer_relevant = relevant(pop.interests, u.aim, policy.targeting.ravel()[seg])
-    due_soon = pop.service_due <= REMINDER_WINDOW
-    fitting = np.where(is_offer, offer_relevant, np.where(content == REMINDER, due_soon, True))
-    irrelevant = contacted & ~fitting
-    noise = (irrelevant | (rival_offer & ~rival_relevant))
-    pop.fatigue += np.where(noise, f32(p["fatigue_irrelevant"]),
-                            np.where(contacted | rival_offer, f32(p["fatigue_relevant"]), f32(0)))
-    np.minimum(pop.fatigue, 1, out=pop.fatigue)
-    unsubscribed = irrelevant & (u.unsubscribe < p["unsubscribe_rate"] * pop.fatigue)
-    pop.opted_in &= ~unsubscribed
-    contact_cost = np.where(contacted, cost_each + np.where(content == VALUE, p["cost_value_content"], 0.0), 0.0)
 
-    # 4. attention and what is read
-    attention = c.attention[channel] * (f32(0.5) + pop.trust) * (1 - f32(p["fatigue_sensitivity"]) * pop.fatigue)
-    opened = contacted & (u.open < attention)
-    value_read = opened & (content == VALUE)
-    invite_read = opened & (content == EVENT)
-    attended = invite_read & (u.event < p["event_attendance"] * (f32(0.5) + pop.affinity))
-    ask_read = opened & is_offer
-    reminder_read = opened & (content == REMINDER) & due_soon
-    balance = pop.reciprocity.copy()
-    strength = f32(p["reciprocity_strength"])
-    heed = np.clip(1 + strength * f32(p["reciprocity_heed"]) * balance, 0, 2)
-    pop.trust -= np.where(ask_read & ~offer_relevant & (balance < 0), strength * f32(p["ask_trust_cost"]), f32(0))
-    gained = value_read | attended
-    pop.trust += np.where(gained, f32(p["value_trust_gain"]) * (1 - pop.trust), f32(0))
-    pop.affinity += np.where(value_read, f32(p["value_affinity_gain"]) * (1 - pop.affinity), f32(0))
-    pop.affinity += np.where(attended, f32(p["event_affinity_gain"]) * (1 - pop.affinity), f32(0))
-    pop.reciprocity += gained.astype(np.float32) - ask_read
-    offer_read = ask_read & offer_relevant
-    visited = (offer_read | attended | value_read) & (
-        u.visit < p["visit_rate"] * (f32(0.5) + need_now) * np.where(offer_read | attended, f32(1), f32(0.3)))
-    contact_cost += np.where(attended, p["cost_attendee"], 0.0)
+@nb.njit(cache=True, inline="always")
+def _relevant(interests, u, targeting):
+    """An offer is relevant if aimed at the customer's interests (chance = targeting) or,
+    if not aimed, its random category happens to interest them. One uniform gives both
+    the category (its integer part after scaling) and the aim (its fractional part)."""
+    scaled = u * N_CATEGORIES
+    category = min(int(scaled), N_CATEGORIES - 1)
+    return (scaled - category) < targeting or ((interests >> category) & 1) == 1
 
-    # 5. purchases
-    offer_push = np.where(offer_read, heed, f32(0))
-    hazard = p["purchase_hazard"] * need_now * (1 + f32(p["offer_lift"]) * (offer_push + rival_relevant))
-    buying = u.buy < hazard
-    relationship = (pop.stage == Stage.CONNECTION) | (pop.stage == Stage.LOYALTY)
-    u_us = (f32(p["trust_weight"]) * pop.trust + f32(p["affinity_weight"]) * pop.affinity
-            + f32(p["offer_pull"]) * offer_push + c.existing * relationship)
-    u_rival = f32(p["rival_pull"]) + f32(p["offer_pull"]) * rival_relevant + c.existing * (pop.owner == RIVAL)
-    bought_us = buying & (u.choice < 1 / (1 + np.exp(u_rival - u_us)))
-    bought_rival = buying & ~bought_us
-    pop.replacements_by_our_owners += int((buying & relationship).sum())
-    pop.repurchases_with_us += int((bought_us & relationship).sum())
-    vehicle_margin = np.where(bought_us, p["vehicle_margin"] * pop.spend.astype(np.float64), 0.0)
-    pop.vehicle_age[buying] = 0
-    pop.service_due[buying] = p["service_interval_weeks"]
-    pop.owner[bought_us] = US
-    pop.owner[bought_rival] = RIVAL
-    newly_known = bought_us & ~pop.known
-    pop.known |= bought_us
-    opt_ins = newly_known & (u.opt_in < p["opt_in"])
-    pop.opted_in |= opt_ins
-    pop.ever_ours |= bought_us
-    pop.purchases += bought_us
-    pop.affinity += np.where(bought_us, f32(p["purchase_affinity_gain"]) * (1 - pop.affinity), f32(0))
 
-    # 6. service
-    due = pop.service_due <= 0
-    sold_by_us = pop.owner == US
-    v_us = (f32(p["trust_weight"]) * pop.trust + f32(p["affinity_weight"]) * pop.affinity
-            + f32(p["service_pull"]) * sold_by_us + f32(p["service_reminder_lift"]) * reminder_read)
-    v_other = f32(p["rival_pull"]) + f32(p["service_pull"]) * ~sold_by_us
-    serviced_us = due & (u.service_choice < 1 / (1 + np.exp(v_other - v_us)))
-    ours_now = relationship | bought_us
-    pop.service_by_our_owners += int((due & ours_now).sum())
-    pop.service_with_us_by_our_owners += int((serviced_us & ours_now).sum())
-    pop.serviced_with_us[due] = serviced_us[due]
-    satisfied = u.quality < p["service_quality"]
-    gain = f32(p["service_trust_gain"])
-    pop.trust += np.where(serviced_us, np.where(satisfied, gain * (1 - pop.trust), -2 * gain * pop.trust), f32(0))
-    pop.affinity += np.where(serviced_us & satisfied, f32(p["service_affinity_gain"]) * (1 - pop.affinity), f32(0))
-    service_margin = np.where(serviced_us, p["service_margin"] * pop.spend.astype(np.float64), 0.0)
-    pop.service_visits += serviced_us
-    pop.service_due[due] = p["service_interval_weeks"]
+@nb.njit(cache=True, parallel=True)
+def _week(s, ties, freq, chan, mix, target, seg_cost, attention, ccost, k, U, ev, said, counts, money):
+    n = s.trust.shape[0]
+    # budget: thin all contacts by one factor when the policy would cost more than the budget
+    wanted = 0.0
+    for i in range(n):
+        if s.known[i] and s.opted_in[i]:
+            wanted += seg_cost[s.stage[i] * 2 + s.tier[i]]
+    thin = 1.0 if wanted <= k.budget else k.budget / wanted
+    chunks = counts.shape[0]
+    for c in nb.prange(chunks):
+        _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, said, counts[c], money[c],
+                   thin, c * n // chunks, (c + 1) * n // chunks)
+    _listen(s, k, ev, said, counts[0])
 
-    # 7. defection of owners with low equity
-    np.clip(pop.trust, 0, 1, out=pop.trust)
-    np.clip(pop.affinity, 0, 1, out=pop.affinity)
-    equity = (pop.trust + pop.affinity) * f32(0.5)
-    rival_preferred = 1 / (1 + np.exp(u_us - u_rival))
-    drifted = relationship & ~buying & (u.defect < p["defection_rate"] * rival_preferred)
 
-    # 8. lifecycle stage
-    old_stage = pop.stage.copy()
-    engaged = visited | attended
-    threshold = f32(p["loyalty_threshold"])
-    stage = np.where(pop.known & ((need_now > 0.5) | engaged), Stage.CONSIDERATION, Stage.PROSPECT)
-    stage = np.where(old_stage == Stage.LAPSED, Stage.LAPSED, stage)
-    stage = np.where(relationship | (old_stage == Stage.PURCHASE),
-                     np.where(equity >= threshold, Stage.LOYALTY, Stage.CONNECTION), stage)
-    defected = (relationship & bought_rival) | drifted
-    stage = np.where(defected, Stage.LAPSED, stage)
-    stage = np.where(bought_us, Stage.PURCHASE, stage)
-    pop.stage[:] = stage
+@nb.njit(cache=True)
+def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, said, counts, money, thin, lo, hi):
+    """Rules 1 to 9 for customers lo..hi-1; word of mouth is only said here (``said``)."""
+    for i in range(lo, hi):
+        e = 0
+        # 1. time passes
+        s.vehicle_age[i] += 1
+        s.service_due[i] -= 1
+        fatigue = s.fatigue[i] * (1.0 - k.fatigue_recovery)
+        affinity = s.affinity[i] * (1.0 - k.affinity_decay)
+        balance = s.reciprocity[i] * (1.0 - k.reciprocity_memory)
+        trust = float(s.trust[i])
+        cycle = float(s.cycle[i])
+        need = _logistic((s.vehicle_age[i] - cycle) / (NEED_WIDTH * cycle))
+        stage = s.stage[i]
+        relationship = stage == Stage.PURCHASE or stage == Stage.CONNECTION or stage == Stage.LOYALTY
+        interests = s.interests[i]
 
-    # 9. word of mouth
-    referrals = np.zeros(n, bool)
-    promoters = detractors = np.zeros(n, bool)
-    if p["word_of_mouth"] and pop.ties.shape[1] > 0:
-        experienced = pop.known | pop.ever_ours
-        sentiment = equity * (1 - f32(0.5) * pop.fatigue)
-        promoters = experienced & (sentiment >= p["promoter_threshold"])
-        detractors = experienced & (sentiment <= p["detractor_threshold"])
-        talking = (promoters | detractors) & (u.talk < p["talk_rate"])
-        k = pop.ties.shape[1]
-        slot_f = u.tie * k
-        slot = slot_f.astype(np.intp)
-        heard = slot_f - slot
-        speakers = np.flatnonzero(talking)
-        listeners = pop.ties[speakers, slot[speakers]]
-        positive = promoters[speakers]
-        heeded = heard[speakers] < np.where(positive, p["heed_positive"], p["heed_negative"])
-        effect = f32(p["word_of_mouth_effect"])
-        up = np.bincount(listeners[heeded & positive], minlength=n) > 0
-        down = np.bincount(listeners[heeded & ~positive], minlength=n) > 0
-        pop.trust += np.where(up, effect * (1 - pop.trust), f32(0))
-        pop.trust -= np.where(down, effect * pop.trust, f32(0))
-        np.clip(pop.trust, 0, 1, out=pop.trust)
-        referrals = up & ~pop.known
-        pop.known |= referrals
-        opt_ins = opt_ins | (referrals & ~pop.opted_in)
-        pop.opted_in |= referrals
+        # 2. the rival's offers
+        rival_offer = U[7, i] < k.rival_contact_rate
+        rival_relevant = False
+        if rival_offer:
+            counts[C.rival_contacts] += 1
+            rival_relevant = _relevant(interests, U[7, i] / k.rival_contact_rate, k.rival_targeting)
 
-    # ledger
-    pop.contacts += contacted
-    pop.cost += contact_cost
-    margin = vehicle_margin + service_margin
-    pop.margin += margin
-    if journal is not None:
-        journal.update(contacted=contacted, channel=channel, content=content, opened=opened,
-                       relevant=fitting, visited=visited, attended=attended, bought_us=bought_us,
-                       bought_rival=bought_rival, serviced=due, serviced_us=serviced_us,
-                       unsubscribed=unsubscribed, referred=referrals, old_stage=old_stage)
-    return {
-        "contacts": int(contacted.sum()),
-        "offers": int((contacted & is_offer).sum()),
-        "relevant_offers": int((contacted & is_offer & offer_relevant).sum()),
-        "opens": int(opened.sum()),
-        "visits": int(visited.sum()),
-        "event_attendance": int(attended.sum()),
-        "our_sales": int(bought_us.sum()),
-        "rival_sales": int(bought_rival.sum()),
-        "rival_contacts": int(rival_offer.sum()),
-        "rival_revenue": float(p["vehicle_margin"] * pop.spend[bought_rival].sum(dtype=np.float64)
-                               + p["service_margin"] * pop.spend[due & ~serviced_us].sum(dtype=np.float64)),
-        "offer_sales": int((bought_us & offer_read).sum()),
-        "service_visits": int(serviced_us.sum()),
-        "rival_service_visits": int((due & ~serviced_us).sum()),
-        "unsubscribes": int(unsubscribed.sum()),
-        "opt_ins": int(opt_ins.sum()),
-        "defections": int(defected.sum()),
-        "referrals": int(referrals.sum()),
-        "vehicle_margin": float(vehicle_margin.sum()),
-        "service_margin": float(service_margin.sum()),
-        "revenue": float(margin.sum()),
-        "cost": float(contact_cost.sum()),
-        "promoters": int(promoters.sum()),
-        "detractors": int(detractors.sum()),
-    }
+        # 3. our contacts
+        g = stage * 2 + s.tier[i]
+        contacted = s.known[i] and s.opted_in[i] and U[0, i] < freq[g] * thin
+        u = U[1, i]
+        content = (u >= mix[g, 0]) + (u >= mix[g, 1]) + (u >= mix[g, 2])
+        channel = chan[g]
+        offer_relevant = _relevant(interests, U[2, i], target[g])
+        due_soon = s.service_due[i] <= REMINDER_WINDOW
+        if content == SALES:
+            fitting = offer_relevant
+        elif content == REMINDER:
+            fitting = due_soon
+        else:
+            fitting = True
+        irrelevant = contacted and not fitting
+        if irrelevant or (rival_offer and not rival_relevant):
+            fatigue += k.fatigue_irrelevant
+        elif contacted or rival_offer:
+            fatigue += k.fatigue_relevant
+        fatigue = min(fatigue, 1.0)
+        cost = 0.0
+        opened = value_read = attended = ask_read = reminder_read = offer_read = visited = False
+        heed = 1.0
+        if contacted:
+            e |= E.contacted | content | (channel << 2)
+            counts[C.contacts] += 1
+            if fitting:
+                e |= E.relevant
+            if content == SALES:
+                counts[C.offers] += 1
+                if offer_relevant:
+                    counts[C.relevant_offers] += 1
+            cost = ccost[channel] + (k.cost_value_content if content == VALUE else 0.0)
+            if irrelevant and U[6, i] < k.unsubscribe_rate * fatigue:
+                s.opted_in[i] = False
+                e |= E.unsubscribed
+                counts[C.unsubscribes] += 1
+
+            # 4. attention and what is read
+            p_open = attention[channel] * (0.5 + trust) * (1.0 - k.fatigue_sensitivity * fatigue)
+            opened = U[3, i] < p_open
+            if opened:
+                e |= E.opened
+                counts[C.opens] += 1
+                value_read = content == VALUE
+                attended = content == EVENT and U[4, i] < k.event_attendance * (0.5 + affinity)
+                ask_read = content == SALES
+                reminder_read = content == REMINDER and due_soon
+                heed = min(max(1.0 + k.reciprocity_strength * k.reciprocity_heed * balance, 0.0), 2.0)
+                if ask_read and not offer_relevant and balance < 0:
+                    trust -= k.reciprocity_strength * k.ask_trust_cost
+                if value_read or attended:
+                    trust += k.value_trust_gain * (1.0 - trust)
+                    balance += 1.0
+                if value_read:
+                    affinity += k.value_affinity_gain * (1.0 - affinity)
+                if attended:
+                    affinity += k.event_affinity_gain * (1.0 - affinity)
+                    cost += k.cost_attendee
+                    e |= E.attended
+                    counts[C.event_attendance] += 1
+                if ask_read:
+                    balance -= 1.0
+                offer_read = ask_read and offer_relevant
+                if offer_read or attended or value_read:
+                    strength = 1.0 if (offer_read or attended) else 0.3
+                    visited = U[5, i] < k.visit_rate * (0.5 + need) * strength
+                    if visited:
+                        e |= E.visited
+                        counts[C.visits] += 1
+
+        # 5. purchases
+        offer_push = heed if offer_read else 0.0
+        hazard = k.purchase_hazard * need * (1.0 + k.offer_lift * (offer_push + rival_relevant))
+        buying = U[8, i] < hazard
+        u_us = (k.trust_weight * trust + k.affinity_weight * affinity + k.offer_pull * offer_push
+                + k.existing * relationship)
+        u_rival = k.rival_pull + k.offer_pull * rival_relevant + k.existing * (s.owner[i] == RIVAL)
+        bought_us = buying and U[9, i] < _logistic(u_us - u_rival)
+        bought_rival = buying and not bought_us
+        if buying:
+            if relationship:
+                counts[C.replacements_by_our_owners] += 1
+                if bought_us:
+                    counts[C.repurchases_with_us] += 1
+            s.vehicle_age[i] = 0
+            s.service_due[i] = int(k.service_interval_weeks)
+        if bought_us:
+            e |= E.bought_us
+            counts[C.our_sales] += 1
+            if offer_read:
+                counts[C.offer_sales] += 1
+            money[M.vehicle_margin] += k.vehicle_margin * s.spend[i]
+            s.owner[i] = US
+            if not s.known[i]:
+                s.known[i] = True
+                if U[15, i] < k.opt_in:
+                    s.opted_in[i] = True
+                    counts[C.opt_ins] += 1
+            s.ever_ours[i] = True
+            s.purchases[i] += 1
+            affinity += k.purchase_affinity_gain * (1.0 - affinity)
+        elif bought_rival:
+            e |= E.bought_rival
+            counts[C.rival_sales] += 1
+            money[M.rival_revenue] += k.vehicle_margin * s.spend[i]
+            s.owner[i] = RIVAL
+
+        # 6. service
+        if s.service_due[i] <= 0:
+            e |= E.serviced
+            sold_by_us = s.owner[i] == US
+            v_us = (k.trust_weight * trust + k.affinity_weight * affinity + k.service_pull * sold_by_us
+                    + k.service_reminder_lift * reminder_read)
+            v_other = k.rival_pull + k.service_pull * (not sold_by_us)
+            serviced_us = U[10, i] < _logistic(v_us - v_other)
+            if relationship or bought_us:
+                counts[C.service_by_our_owners] += 1
+                counts[C.service_with_us_by_our_owners] += serviced_us
+            s.serviced_with_us[i] = serviced_us
+            if serviced_us:
+                e |= E.serviced_us
+                counts[C.service_visits] += 1
+                money[M.service_margin] += k.service_margin * s.spend[i]
+                s.service_visits[i] += 1
+                if U[11, i] < k.service_quality:
+                    trust += k.service_trust_gain * (1.0 - trust)
+                    affinity += k.service_affinity_gain * (1.0 - affinity)
+                else:
+                    trust -= 2.0 * k.service_trust_gain * trust
+            else:
+                counts[C.rival_service_visits] += 1
+                money[M.rival_revenue] += k.service_margin * s.spend[i]
+            s.service_due[i] = int(k.service_interval_weeks)
+
+        # 7. defection
+        trust = min(max(trust, 0.0), 1.0)
+        affinity = min(max(affinity, 0.0), 1.0)
+        equity = 0.5 * (trust + affinity)
+        drifted = relationship and not buying and U[12, i] < k.defection_rate * _logistic(u_rival - u_us)
+
+        # 8. lifecycle stage
+        if bought_us:
+            new_stage = Stage.PURCHASE
+        elif (relationship and bought_rival) or drifted:
+            new_stage = Stage.LAPSED
+            counts[C.defections] += 1
+        elif relationship:
+            new_stage = Stage.LOYALTY if equity >= k.loyalty_threshold else Stage.CONNECTION
+        elif stage == Stage.LAPSED:
+            new_stage = Stage.LAPSED
+        elif s.known[i] and (need > 0.5 or visited or attended):
+            new_stage = Stage.CONSIDERATION
+        else:
+            new_stage = Stage.PROSPECT
+        s.stage[i] = new_stage
+
+        # 9. word of mouth: who speaks (listeners are updated in the second pass)
+        if s.known[i] or s.ever_ours[i]:
+            sentiment = equity * (1.0 - FATIGUE_IN_SENTIMENT * fatigue)
+            promoter = sentiment >= k.promoter_threshold
+            detractor = sentiment <= k.detractor_threshold
+            counts[C.promoters] += promoter
+            counts[C.detractors] += detractor
+            said[i] = -1
+            if (promoter or detractor) and k.word_of_mouth > 0 and ties.shape[1] > 0 and U[13, i] < k.talk_rate:
+                slot_f = U[14, i] * ties.shape[1]
+                slot = min(int(slot_f), ties.shape[1] - 1)
+                if slot_f - slot < (k.heed_positive if promoter else k.heed_negative):
+                    said[i] = 2 * ties[i, slot] + (0 if promoter else 1)
+        else:
+            said[i] = -1
+
+        s.trust[i] = trust
+        s.affinity[i] = affinity
+        s.fatigue[i] = fatigue
+        s.reciprocity[i] = min(max(balance, -50.0), 50.0)
+        s.contacts[i] += contacted
+        s.cost[i] += cost
+        s.margin[i] += (k.vehicle_margin * s.spend[i] if bought_us else 0.0) + (
+            k.service_margin * s.spend[i] if (e & E.serviced_us) else 0.0)
+        money[M.cost] += cost
+        ev[i] = e
+
+
+
+@nb.njit(cache=True)
+def _listen(s, k, ev, said, counts):
+    """Rule 9, second half: listeners heed what was said to them (serial, in customer order)."""
+    n = s.trust.shape[0]
+    for i in range(n):
+        if said[i] >= 0:
+            ev[said[i] >> 1] |= E.heard_warning if said[i] & 1 else E.heard_praise
+    for i in range(n):
+        e = ev[i]
+        if e & HEARD:
+            trust = float(s.trust[i])
+            if e & E.heard_praise:
+                trust += k.word_of_mouth_effect * (1.0 - trust)
+                if not s.known[i]:
+                    s.known[i] = True
+                    ev[i] = e | E.referred
+                    counts[C.referrals] += 1
+                    if not s.opted_in[i]:
+                        counts[C.opt_ins] += 1
+                    s.opted_in[i] = True
+            if e & E.heard_warning:
+                trust -= k.word_of_mouth_effect * trust
+            s.trust[i] = min(max(trust, 0.0), 1.0)
+
+
+@nb.njit(cache=True, parallel=True)
+def _census(s, out):
+    """End-of-week state totals per chunk (rows of ``out``), in CENSUS order."""
+    n = s.trust.shape[0]
+    chunks = out.shape[0]
+    for c in nb.prange(chunks):
+        row = out[c]
+        for i in range(c * n // chunks, (c + 1) * n // chunks):
+            row[6 + s.stage[i]] += 1.0
+            if s.known[i]:
+                row[0] += 1.0
+                row[1] += s.opted_in[i]
+                row[2] += s.trust[i]
+                row[3] += s.affinity[i]
+                row[4] += s.fatigue[i]
+            row[5] += s.ever_ours[i]
+            row[12] += s.known[i] or s.ever_ours[i]
