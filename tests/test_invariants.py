@@ -299,7 +299,64 @@ def test_random_draws_do_not_depend_on_the_strategy():
         draws = [m.draws.table for m in models]
         for d in draws[1:]:
             np.testing.assert_array_equal(d, draws[0])
+        for stream in range(len(getattr(models[0].draws, "streams", ()))):
+            streams = [m.draws.streams[stream].bit_generator.state for m in models]
+            assert all(s == streams[0] for s in streams), f"draw stream {stream} diverges after {k} steps"
     assert models[0].random.getstate() == models[-1].random.getstate()
+
+
+def test_draws_change_from_week_to_week():
+    m = build("reciprocal_value", seed=17, customers=300)
+    m.step()
+    first = m.draws.table.copy()
+    m.step()
+    assert not np.array_equal(first, m.draws.table)
+    assert (m.draws.table >= 0).all() and (m.draws.table < 1).all()
+
+
+def test_results_do_not_depend_on_threads_or_chunks(monkeypatch):
+    """The kernel splits customers into chunks run in parallel; neither the thread count
+    nor the chunking may change a customer's state (money totals may differ in rounding)."""
+    numba = pytest.importorskip("numba")
+    rules = pytest.importorskip("sim.rules")
+    if not hasattr(rules, "CHUNKS"):
+        pytest.skip("the kernel is not chunked")
+    n, weeks = 5000, 15  # 4 chunks of customers by default
+
+    def run(threads, chunks=None):
+        if chunks is not None:
+            monkeypatch.setattr(rules, "CHUNKS", chunks)
+        threads = min(threads, numba.config.NUMBA_NUM_THREADS)
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            return build("lifecycle", seed=29, customers=n, journeys=10).run(weeks)
+        finally:
+            numba.set_num_threads(previous)
+            monkeypatch.undo()
+
+    reference = run(1)
+    for other in (run(2), run(1, chunks=1), run(2, chunks=3)):
+        assert_same_arrays(population_arrays(other), population_arrays(reference))
+        assert_same_arrays(population_arrays(other, other.holdout), population_arrays(reference, reference.holdout))
+        assert other.journeys == reference.journeys
+        a, b = other.metrics(), reference.metrics()
+        pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("strategy", ["constant_sales", "lifecycle"])
+def test_invariants_hold_in_a_market_of_several_chunks(strategy):
+    """Markets above a few thousand customers are split into chunks: check the
+    conservation and money invariants there too."""
+    m = build(strategy, seed=19, customers=4500)
+    for _ in range(12):
+        m.step()
+        check_week(m, m.metrics().iloc[-1])
+    df, table = m.metrics(), m.customers_table()
+    np.testing.assert_allclose(table["margin"].sum(), df["revenue"].sum(), rtol=1e-9)
+    np.testing.assert_allclose(table["cost"].sum(), df["cost"].sum(), rtol=1e-9)
+    assert table["contacts"].sum() == df["contacts"].sum()
+    assert table["purchases"].sum() == df["our_sales"].sum()
 
 
 def test_holdout_evolves_like_a_no_contact_run():
