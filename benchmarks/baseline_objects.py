@@ -197,7 +197,7 @@ class Customer(mesa.Agent):
         offer_push = heed if offer_read else 0.0
         hazard = p["purchase_hazard"] * need * (1 + p["offer_lift"] * (offer_push + rival_relevant))
         buying = u_buy < hazard
-        relationship = stage == CONNECTION or stage == LOYALTY
+        relationship = stage == PURCHASE or stage == CONNECTION or stage == LOYALTY
         u_us = (p["trust_weight"] * self.trust + p["affinity_weight"] * self.affinity
                 + p["offer_pull"] * offer_push + r.existing * relationship)
         u_rival = p["rival_pull"] + p["offer_pull"] * rival_relevant + r.existing * (self.owner == RIVAL)
@@ -269,7 +269,7 @@ class Customer(mesa.Agent):
         elif (relationship and bought_rival) or drifted:
             new = LAPSED
             w["defections"] += 1
-        elif relationship or stage == PURCHASE:
+        elif relationship:
             new = LOYALTY if equity >= p["loyalty_threshold"] else CONNECTION
         elif stage == LAPSED:
             new = LAPSED
