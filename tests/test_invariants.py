@@ -13,6 +13,7 @@ import pytest
 from conftest import assert_same_arrays, build, population_arrays
 from sim import builtin_strategies
 from sim.metrics import METRICS
+from sim.params import CHANNELS, CONTENTS
 from sim.state import FIELDS, STAGES, US, RIVAL, Stage
 
 STRATEGIES = builtin_strategies()
@@ -75,6 +76,15 @@ def check_week(m, row: pd.Series) -> None:
                  "promoter_share", "detractor_share"):
         assert np.isnan(row[name]) or 0.0 <= row[name] <= 1.0, (name, row[name])
     assert row["revenue"] >= 0 and row["cost"] >= 0
+    # state metrics agree with the arrays they summarise (end-of-week state)
+    known = pop.known
+    for name in ("trust", "affinity", "fatigue"):
+        expected = getattr(pop, name)[known].astype(np.float64).mean() if known.any() else np.nan
+        np.testing.assert_allclose(row[name], expected, rtol=1e-5, err_msg=name)
+    np.testing.assert_allclose(row["opted_in"], pop.opted_in.sum() / known.sum(), rtol=1e-12)
+    if pop.ever_ours.any():
+        np.testing.assert_allclose(row["retention"], np.isin(pop.stage, ACTIVE).sum() / pop.ever_ours.sum(),
+                                   rtol=1e-12)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -375,37 +385,73 @@ def _count(journey, text):
     return sum(1 for _, event in journey if event == text)
 
 
-@pytest.mark.parametrize("strategy", ["lifecycle", "constant_sales"])
+def _weeks(journey):
+    """A journey grouped by week: {week: [events]} in order."""
+    out: dict[int, list[str]] = {}
+    for week, event in journey:
+        out.setdefault(week, []).append(event)
+    return out
+
+
+def check_journey(i, journey, start_stage, view):
+    """One sampled customer's journey is consistent in itself and with its counters."""
+    s = view.state
+    weeks = [w for w, _ in journey]
+    assert weeks == sorted(weeks), i
+    assert _count(journey, "bought a car from us") == s["purchases"]
+    assert _count(journey, "had the car serviced with us") == s["service_visits"]
+    assert sum(1 for _, e in journey if e.startswith("received ")) == s["contacts"]
+    assert _count(journey, "unsubscribed") <= 1 and _count(journey, "was referred to us") <= 1
+    if _count(journey, "unsubscribed"):
+        assert not s["opted_in"], "an unsubscribed customer is never opted in again"
+    stage = start_stage
+    for week, events in _weeks(journey).items():
+        received = [e for e in events if e.startswith("received ")]
+        assert len(received) <= 1, (i, week, events)
+        for e in received:
+            content, channel = e[len("received "):].split(" (")[0].split(" by ")
+            assert content in CONTENTS and channel in CHANNELS, e
+        if "opened it" in events or "unsubscribed" in events:
+            assert received, (i, week, events)
+        if "unsubscribed" in events:
+            assert received[0].endswith("(irrelevant)"), (i, week, events)
+        if "visited the website" in events or "attended an event" in events:
+            assert "opened it" in events, (i, week, events)
+        if "attended an event" in events:
+            assert received[0].startswith("received event_invite"), (i, week, events)
+        if "was referred to us" in events:
+            assert "heard a recommendation of us" in events, (i, week, events)
+        assert not ("bought a car from us" in events and "bought a car from the rival" in events)
+        assert not ("had the car serviced with us" in events and "had the car serviced elsewhere" in events)
+        # stage changes chain from the starting stage; buying from us puts you in PURCHASE
+        for e in events:
+            if e.startswith("stage "):
+                old, new = e[len("stage "):].split(" -> ")
+                assert old == stage and old != new, (i, week, e)
+                stage = new
+        assert (stage == "purchase") == ("bought a car from us" in events), (i, week, events, stage)
+        if "bought a car from the rival" in events and stage not in ("prospect", "consideration"):
+            assert stage == "lapsed", (i, week, events, stage)
+    assert stage == view.stage, i
+
+
+@pytest.mark.parametrize("strategy", ["lifecycle", "constant_sales", "best_customers"])
 def test_journeys_agree_with_customer_counters(strategy):
-    n = 300
-    m = build(strategy, seed=31, customers=n, journeys=n, purchase_hazard=0.2)
+    n = 400
+    m = build(strategy, seed=31, customers=n, journeys=n, purchase_hazard=0.2, talk_rate=0.3)
     start = {int(i): STAGES[m.pop.stage[i]] for i in range(n)}
     m.run(40)
     assert (m.journey_ids == np.arange(n)).all()
-    bought = 0
+    seen = set()
     for i in range(n):
         view = m.customer(i)
-        j, s = view.journey, view.state
-        assert view.id == i and isinstance(j, list)
-        weeks = [w for w, _ in j]
-        assert weeks == sorted(weeks) and all(1 <= w <= m.week for w in weeks)
-        assert _count(j, "bought a car from us") == s["purchases"]
-        assert _count(j, "had the car serviced with us") == s["service_visits"]
-        assert sum(1 for _, e in j if e.startswith("received ")) == s["contacts"]
-        if _count(j, "unsubscribed"):
-            assert _count(j, "unsubscribed") == 1 and not s["opted_in"]
-        if s["purchases"] >= 1:
-            assert s["ever_ours"] and s["known"]
-        bought += s["purchases"] >= 1
-        # stage changes form a chain from the starting stage to the current one
-        stage = start[i]
-        for _, event in j:
-            if event.startswith("stage "):
-                old, new = event[len("stage "):].split(" -> ")
-                assert old == stage, (i, event)
-                stage = new
-        assert stage == view.stage
-    assert bought > 0, "no sampled customer bought from us: the purchase checks were vacuous"
+        assert view.id == i and isinstance(view.journey, list)
+        assert all(1 <= w <= m.week for w, _ in view.journey)
+        check_journey(i, view.journey, start[i], view)
+        seen.update(e for _, e in view.journey if not e.startswith(("received", "stage")))
+    # the checks above were not vacuous
+    for event in ("bought a car from us", "bought a car from the rival", "opened it", "had the car serviced with us"):
+        assert event in seen, event
 
 
 def test_sampled_and_unsampled_customers():
