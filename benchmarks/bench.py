@@ -70,6 +70,16 @@ def machine() -> dict:
     return info
 
 
+def set_threads(threads: int | None) -> int | None:
+    """Set numba's thread count (None: all); returns the count in force, None without numba."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    numba.set_num_threads(threads or numba.config.NUMBA_NUM_THREADS)
+    return numba.get_num_threads()
+
+
 def step_times(model, warmup: int, repeats: int) -> list[float]:
     """Seconds per ``model.step()``, one entry per measured week, after ``warmup`` weeks."""
     for _ in range(warmup):
@@ -82,20 +92,23 @@ def step_times(model, warmup: int, repeats: int) -> list[float]:
     return times
 
 
-def throughput(make, n: int, warmup: int, repeats: int) -> dict:
+def throughput(make, n: int, warmup: int, repeats: int, threads: int | None = None) -> dict:
     """Median customer-weeks per second of the model ``make()`` builds (n customers)."""
+    used = set_threads(threads)
     gc.collect()
     t = time.perf_counter()
     model = make()
     build = time.perf_counter() - t
     times = step_times(model, warmup, repeats)
     med = statistics.median(times)
-    return {"customers": n, "build_s": build, "step_s_median": med, "step_s_min": min(times),
+    set_threads(None)
+    return {"customers": n, "threads": used, "build_s": build, "step_s_median": med, "step_s_min": min(times),
             "step_s_max": max(times), "repeats": repeats, "customer_weeks_per_s": n / med}
 
 
-def default_run(customers: int, weeks: int, repeats: int) -> dict:
+def default_run(customers: int, weeks: int, repeats: int, threads: int | None = None) -> dict:
     """Wall time of ``RelationshipModel(customers).run(weeks)`` with default settings, build included."""
+    used = set_threads(threads)
     times, runs = [], []
     for seed in range(repeats):
         gc.collect()
@@ -106,8 +119,9 @@ def default_run(customers: int, weeks: int, repeats: int) -> dict:
         end = time.perf_counter()
         times.append(end - t)
         runs.append(end - t_built)
-    return {"customers": customers, "weeks": weeks, "repeats": repeats, "wall_s_median": statistics.median(times),
-            "run_only_s_median": statistics.median(runs), "wall_s_min": min(times)}
+    set_threads(None)
+    return {"customers": customers, "weeks": weeks, "repeats": repeats, "threads": used,
+            "wall_s_median": statistics.median(times), "run_only_s_median": statistics.median(runs), "wall_s_min": min(times)}
 
 
 FRESH = ("import time; t = time.perf_counter(); from sim import RelationshipModel; "
@@ -181,10 +195,11 @@ def main(argv=None) -> int:
 
     quick = args.quick
     n = args.customers or (200_000 if quick else 1_000_000)
-    nb = args.baseline_customers or (1_000 if quick else 2_000)
+    nbase = args.baseline_customers or (1_000 if quick else 2_000)
     warmup, repeats = (1, 3) if quick else (2, 7)
     strategy = args.strategy
     info = machine()
+    threaded = info.get("numba_threads", 1) > 1
     numba_text = f", numba {info['numba']} ({info['numba_threads']} threads)" if "numba" in info else ""
     print(f"Rapport benchmarks{' (quick)' if quick else ''}: {info['cpu']}, {info['cores']} cores, "
           f"Python {info['python']}, numpy {info['numpy']}, Mesa {info['mesa']}{numba_text}")
@@ -205,40 +220,65 @@ def main(argv=None) -> int:
     print("measuring vectorised throughput ...", flush=True)
     res["vectorised"] = throughput(vec(n, False), n, warmup, repeats)
     res["vectorised_holdout"] = throughput(vec(n, True), n, warmup, repeats)
-    res["vectorised_small"] = throughput(vec(nb, False), nb, warmup, repeats * 3)
+    res["vectorised_small"] = throughput(vec(nbase, False), nbase, warmup, repeats * 3)
+    if threaded:
+        res["vectorised_1thread"] = throughput(vec(n, False), n, warmup, repeats, threads=1)
+        res["vectorised_holdout_1thread"] = throughput(vec(n, True), n, warmup, repeats, threads=1)
+        res["vectorised_small_1thread"] = throughput(vec(nbase, False), nbase, warmup, repeats * 3, threads=1)
     print("measuring baseline throughput ...", flush=True)
-    res["baseline"] = throughput(obj(nb, False), nb, warmup, repeats)
-    res["baseline_holdout"] = throughput(obj(nb, True), nb, warmup, repeats)
-    cw = {k: res[k]["customer_weeks_per_s"] for k in
-          ("vectorised", "vectorised_holdout", "vectorised_small", "baseline", "baseline_holdout")}
+    res["baseline"] = throughput(obj(nbase, False), nbase, warmup, repeats)
+    res["baseline_holdout"] = throughput(obj(nbase, True), nbase, warmup, repeats)
+    cw = {k: v["customer_weeks_per_s"] for k, v in res.items() if isinstance(v, dict) and "customer_weeks_per_s" in v}
     res["ratio"] = cw["vectorised"] / cw["baseline"]
     res["ratio_holdout"] = cw["vectorised_holdout"] / cw["baseline_holdout"]
     res["ratio_same_size"] = cw["vectorised_small"] / cw["baseline"]
     print("measuring the 5,000 x 260 run ...", flush=True)
     res["run_5000x260"] = default_run(5_000, 260, 2 if quick else 5)
+    if threaded:
+        res["run_5000x260_1thread"] = default_run(5_000, 260, 2 if quick else 5, threads=1)
     res["run_5000x260_fresh"] = fresh_run(5_000, 260, 1 if quick else 3)
     print("measuring memory ...", flush=True)
     res["memory"] = model_memory(n, False, strategy)
     res["memory_holdout"] = model_memory(n, True, strategy)
-    res["memory_baseline"] = baseline_memory(nb)
+    res["memory_baseline"] = baseline_memory(nbase)
 
     mem, memh = res["memory"], res["memory_holdout"]
     run = res["run_5000x260"]
+    all_threads = f"{info.get('numba_threads', 1)} thr"
+    goal = f">= {TARGET_THROUGHPUT / 1e6:.0f} M"
     rows = [
-        ("Vectorised, 1 market", f"{n:,} customers", f"{cw['vectorised'] / 1e6:.2f} M cw/s",
-         f">= {TARGET_THROUGHPUT / 1e6:.0f} M", verdict(cw["vectorised"] >= TARGET_THROUGHPUT)),
-        ("Vectorised, + holdout twin", f"{n:,} customers", f"{cw['vectorised_holdout'] / 1e6:.2f} M cw/s",
-         f">= {TARGET_THROUGHPUT / 1e6:.0f} M", verdict(cw["vectorised_holdout"] >= TARGET_THROUGHPUT)),
-        ("Vectorised, 1 market, small", f"{nb:,} customers", f"{cw['vectorised_small'] / 1e6:.2f} M cw/s", "", ""),
-        ("Baseline (Mesa agents), 1 market", f"{nb:,} customers", f"{cw['baseline'] / 1e3:.1f} k cw/s", "", ""),
-        ("Baseline, + holdout twin", f"{nb:,} customers", f"{cw['baseline_holdout'] / 1e3:.1f} k cw/s", "", ""),
-        ("Ratio vectorised / baseline", f"{n:,} vs {nb:,}", f"{res['ratio']:.0f} x", f">= {TARGET_RATIO:.0f} x",
+        ("Vectorised, 1 market", f"{n:,}, {all_threads}", f"{cw['vectorised'] / 1e6:.2f} M cw/s", goal,
+         verdict(cw["vectorised"] >= TARGET_THROUGHPUT)),
+        ("Vectorised, + holdout twin", f"{n:,}, {all_threads}", f"{cw['vectorised_holdout'] / 1e6:.2f} M cw/s", goal,
+         verdict(cw["vectorised_holdout"] >= TARGET_THROUGHPUT)),
+    ]
+    if threaded:
+        rows += [
+            ("Vectorised, 1 market", f"{n:,}, 1 thr", f"{cw['vectorised_1thread'] / 1e6:.2f} M cw/s", goal,
+             verdict(cw["vectorised_1thread"] >= TARGET_THROUGHPUT)),
+            ("Vectorised, + holdout twin", f"{n:,}, 1 thr", f"{cw['vectorised_holdout_1thread'] / 1e6:.2f} M cw/s",
+             goal, verdict(cw["vectorised_holdout_1thread"] >= TARGET_THROUGHPUT)),
+            ("Vectorised, 1 market, small", f"{nbase:,}, 1 thr", f"{cw['vectorised_small_1thread'] / 1e6:.2f} M cw/s",
+             "", ""),
+        ]
+    rows += [
+        ("Vectorised, 1 market, small", f"{nbase:,}, {all_threads}", f"{cw['vectorised_small'] / 1e6:.2f} M cw/s",
+         "", ""),
+        ("Baseline (Mesa agents), 1 market", f"{nbase:,}", f"{cw['baseline'] / 1e3:.1f} k cw/s", "", ""),
+        ("Baseline, + holdout twin", f"{nbase:,}", f"{cw['baseline_holdout'] / 1e3:.1f} k cw/s", "", ""),
+        ("Ratio vectorised / baseline", f"{n:,} vs {nbase:,}", f"{res['ratio']:.0f} x", f">= {TARGET_RATIO:.0f} x",
          verdict(res["ratio"] >= TARGET_RATIO)),
-        ("Ratio, with holdout twins", f"{n:,} vs {nb:,}", f"{res['ratio_holdout']:.0f} x",
+        ("Ratio, with holdout twins", f"{n:,} vs {nbase:,}", f"{res['ratio_holdout']:.0f} x",
          f">= {TARGET_RATIO:.0f} x", verdict(res["ratio_holdout"] >= TARGET_RATIO)),
-        ("Ratio at the same size", f"{nb:,} vs {nb:,}", f"{res['ratio_same_size']:.0f} x", "", ""),
-        ("Run 5,000 x 260 weeks (default)", "build + run", f"{run['wall_s_median']:.2f} s",
+        ("Ratio at the same size", f"{nbase:,} vs {nbase:,}", f"{res['ratio_same_size']:.0f} x", "", ""),
+        ("Run 5,000 x 260 weeks (default)", f"build + run, {all_threads}", f"{run['wall_s_median']:.2f} s",
          f"<= {TARGET_RUN_SECONDS} s", verdict(run["wall_s_median"] <= TARGET_RUN_SECONDS)),
+    ]
+    if threaded:
+        run1 = res["run_5000x260_1thread"]
+        rows.append(("Run 5,000 x 260 weeks (default)", "build + run, 1 thr", f"{run1['wall_s_median']:.2f} s",
+                     f"<= {TARGET_RUN_SECONDS} s", verdict(run1["wall_s_median"] <= TARGET_RUN_SECONDS)))
+    rows += [
         ("Same, in a fresh process", "import + build + run", f"{res['run_5000x260_fresh']['wall_s_median']:.2f} s",
          "", ""),
         ("Memory, state arrays", "per customer", f"{mem['state_bytes_per_customer']:.0f} B", "", ""),
