@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench dashboard clean
+.PHONY: demo test bench dashboard docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ bench: $(STAMP)
 
 dashboard: $(STAMP)
 	$(BIN)/rapport dashboard
+
+docs: $(STAMP)
+	$(BIN)/python -m sim.params docs/model.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache

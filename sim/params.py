@@ -264,3 +264,22 @@ def validate(values: dict[str, Any] | None = None) -> dict[str, Any]:
         raise ParameterError(
             f"detractor_threshold={out['detractor_threshold']}: must be below promoter_threshold={out['promoter_threshold']}")
     return out
+
+
+def markdown_table() -> str:
+    """The parameter table of docs/model.md, generated from PARAMS so that it stays true."""
+    rows = ["| group | name | default | unit | range | source | meaning |", "|---|---|---|---|---|---|---|"]
+    for p in PARAMS.values():
+        rng = "true/false" if p.kind is bool else p.allowed
+        rows.append(f"| {p.group} | `{p.name}` | {p.default} | {p.unit} | {rng} | {p.source} | {p.doc} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # `python -m sim.params docs/model.md` refreshes the table in that file
+    import sys
+    from pathlib import Path
+
+    path = Path(sys.argv[1])
+    head, rest = path.read_text().split("<!-- params:start -->\n", 1)
+    tail = rest.split("\n<!-- params:end -->", 1)[1]
+    path.write_text(f"{head}<!-- params:start -->\n{markdown_table()}\n<!-- params:end -->{tail}")
