@@ -25,7 +25,7 @@ dashboard: $(STAMP)
 	$(BIN)/rapport dashboard
 
 docs: $(STAMP)
-	$(BIN)/python -m sim.params docs/model.md
+	$(BIN)/python -c 'from sim.params import write_markdown_table; write_markdown_table("docs/model.md")'
 
 clean:
 	rm -rf $(VENV) .pytest_cache

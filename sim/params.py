@@ -275,11 +275,12 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
-if __name__ == "__main__":  # `python -m sim.params docs/model.md` refreshes the table in that file
-    import sys
+
+def write_markdown_table(path: str) -> None:
+    """Refresh the table between the params markers of a Markdown file (``make docs``)."""
     from pathlib import Path
 
-    path = Path(sys.argv[1])
-    head, rest = path.read_text().split("<!-- params:start -->\n", 1)
+    file = Path(path)
+    head, rest = file.read_text().split("<!-- params:start -->\n", 1)
     tail = rest.split("\n<!-- params:end -->", 1)[1]
-    path.write_text(f"{head}<!-- params:start -->\n{markdown_table()}\n<!-- params:end -->{tail}")
+    file.write_text(f"{head}<!-- params:start -->\n{markdown_table()}\n<!-- params:end -->{tail}")
