@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 
@@ -70,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     shown = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
     print(f"Rapport dashboard on http://{shown}:{args.port}  (Ctrl-C to stop)", flush=True)
     proc = subprocess.Popen(server_command(args), env=env)
+
+    def stop(signum, frame):  # `kill` / a test harness: stop the server too, not only this process
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         return proc.wait()
     except KeyboardInterrupt:
@@ -79,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -174,7 +174,9 @@ def draw_profit(model: DashboardModel) -> Figure:
         week = payback_week(df["week"].to_numpy(), df["incremental_profit"].to_numpy())
         if week is not None and (df["incremental_profit"] < 0).any():
             top.axvline(week, color="#009E73", linestyle="--", linewidth=2)
-            top.annotate(f"payback week {week}", (week, 0), xytext=(6, 8), textcoords="offset points",
+            right_half = week > (df["week"].iloc[0] + df["week"].iloc[-1]) / 2
+            top.annotate(f"payback week {week}", (week, 0), xytext=(-6 if right_half else 6, 8),
+                         textcoords="offset points", ha="right" if right_half else "left",
                          color="#009E73", fontweight="bold")
         bottom.plot(df["week"], df["roi"], color="#CC79A7")
         bottom.axhline(0, color="black", linewidth=1)
@@ -252,7 +254,8 @@ def draw_funnel(model: DashboardModel) -> Figure:
     ax.barh(y, [model.start_counts[s] for s in STAGES], fill=False, edgecolor="black", linewidth=1.2,
             linestyle="--", height=0.7, label="week 0")
     for yi, s in zip(y, STAGES):
-        ax.annotate(f"{now[s]:,}", (now[s], yi), xytext=(4, 0), textcoords="offset points", va="center")
+        ax.annotate(f"{now[s]:,}", (max(now[s], model.start_counts[s]), yi), xytext=(5, 0),
+                    textcoords="offset points", va="center")
     ax.set_yticks(y, STAGES)
     ax.set_xlabel("customers")
     ax.set_title(f"Stage funnel, week {model.week} (dashed: week 0)")
@@ -268,12 +271,18 @@ def FunnelPanel(model: DashboardModel):
     _show(draw_funnel(model))
 
 
+ENGAGEMENT_LABELS = {"opens": "opens", "visits": "website visits", "event_attendance": "event guests",
+                     "unsubscribes": "unsubscribes"}
+
+
 def _engagement_style(ax) -> None:
-    """Post-process for Mesa's plot component: titles, units and a log scale."""
+    """Post-process for Mesa's plot component: size, titles, readable labels and a log scale."""
     ax.figure.set_size_inches(*FIGSIZE)
-    ax.figure.subplots_adjust(left=0.13, right=0.7, bottom=0.15, top=0.89)
+    ax.figure.subplots_adjust(left=0.15, right=0.7, bottom=0.15, top=0.89)
+    for line in ax.get_lines():
+        line.set_label(ENGAGEMENT_LABELS.get(line.get_label(), line.get_label()))
     ax.set_yscale("symlog", linthresh=10)
-    ax.set_ylabel("per week (log scale)")
+    ax.set_ylabel("per week (log)")
     ax.set_title("Engagement and unsubscribes per week")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
 
@@ -298,7 +307,7 @@ def draw_network(model: DashboardModel) -> Figure:
     for i, name in enumerate(STAGES):
         ax.scatter([], [], color=STAGE_COLOURS[name], s=60, label=f"{name} ({int((stages == i).sum())})")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), handletextpad=0.2)
-    ax.set_title(f"{len(net.nodes)} neighbouring customers, by stage")
+    fig.suptitle(f"{len(net.nodes)} customers and their ties, by stage", fontweight="bold")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
@@ -335,7 +344,7 @@ def JourneyPanel(model: DashboardModel):
         solara.Select("Customer", values=ids, value=pick, on_value=journey_pick.set)
         events = (view.journey or [])[-8:][::-1]
         items = "".join(f"<li>week {w}: {escape(text)}</li>" for w, text in events) or \
-            "<li>nothing yet: press Step or ▶</li>"
+            "<li>no contact or event yet</li>"
         _html(f"<p><b>Customer {pick}</b>: {view.stage}, {view.tier} tier · trust {s['trust']:.2f} · "
               f"affinity {s['affinity']:.2f} · fatigue {s['fatigue']:.2f} · {s['contacts']} contacts · "
               f"{s['purchases']} cars bought from us</p><p><b>Latest events</b></p><ul>{items}</ul>")
