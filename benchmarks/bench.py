@@ -180,6 +180,18 @@ def baseline_memory(n: int) -> dict:
     return {"customers": n, "at_rest_bytes_per_customer": at_rest / n}
 
 
+def to_markdown(res: dict, rows: list[tuple]) -> str:
+    """The results table as Markdown, with the machine named (for docs/benchmarks.md)."""
+    m = res["machine"]
+    numba_text = f", numba {m['numba']} ({m['numba_threads']} threads)" if "numba" in m else ""
+    head = (f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, numpy {m['numpy']}, "
+            f"Mesa {m['mesa']}{numba_text}; load average {m['load_average_1min']:.1f} before, "
+            f"{res['load_average_1min_after']:.1f} after; {res['when']}{' (quick run)' if res['quick'] else ''}.\n\n")
+    lines = ["| Measure | Size | Result (median) | Target | |", "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return head + "\n".join(lines) + "\n"
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
@@ -308,7 +320,9 @@ def main(argv=None) -> int:
     res["table"] = [dict(zip(("measure", "size", "result", "target", "verdict"), r)) for r in rows]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(res, indent=2, default=float))
-    print(f"\nwrote {args.out}")
+    markdown = args.out.with_suffix(".md")
+    markdown.write_text(to_markdown(res, rows))
+    print(f"\nwrote {args.out} and {markdown}")
     return 0
 
 

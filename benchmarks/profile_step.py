@@ -7,13 +7,14 @@ This script therefore times the parts of a step by wrapping, after warm-up, the 
 ``step`` calls (the draws' ``fill``, every compiled kernel of ``sim.rules`` called from Python,
 the metrics and the journeys), with numba on 1 thread and on all threads. It then runs two
 experiments that bound what is left to gain: the cost of the week's uniforms drawn by numpy
-versus generated inside a compiled loop, and a memory-traffic floor (one compiled pass that
-reads and writes the bytes a week must touch).
+versus generated inside a compiled loop (all 16, or only the ~4 a customer needs on average),
+the serial budget pass, and a small default run on one thread versus all threads.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -75,64 +76,80 @@ def breakdown(n: int, holdout: bool, weeks: int, threads: int) -> tuple[float, d
     return statistics.median(steps), per_step
 
 
-@nb.njit(cache=True, parallel=True)
-def _hash_uniforms(seed, week, out):
-    """16 float32 uniforms per customer from a counter-based hash (splitmix64 of seed, week, i, j)."""
-    rows, n = out.shape
-    for i in nb.prange(n):
-        for j in range(rows):
-            z = np.uint64(seed) ^ (np.uint64(week) << np.uint64(40)) ^ (np.uint64(i) << np.uint64(4)) ^ np.uint64(j)
-            z = (z + np.uint64(0x9E3779B97F4A7C15))
-            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-            z = z ^ (z >> np.uint64(31))
-            out[j, i] = np.float32(z >> np.uint64(40)) * np.float32(1.0 / (1 << 24))
+@nb.njit(cache=True, inline="always")
+def _uniform(key, i, j):
+    """A float32 uniform from a counter-based hash (splitmix64) of (key, customer i, decision j)."""
+    z = key ^ (np.uint64(i) << np.uint64(4)) ^ np.uint64(j)
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.float32(z >> np.uint64(40)) * np.float32(1.0 / 16777216.0)
 
 
-@nb.njit(cache=True, parallel=True)
-def _traffic(state_f32, state_small, draws, out):
-    """Touch what a week must: read+write 4 float32 and 8 bytes of small fields, read 16 draws."""
-    n = out.shape[0]
-    for i in nb.prange(n):
-        acc = np.float32(0)
-        for j in range(draws.shape[0]):
-            acc += draws[j, i]
-        for j in range(state_f32.shape[0]):
-            state_f32[j, i] = state_f32[j, i] * np.float32(0.99) + acc * np.float32(1e-6)
-        for j in range(state_small.shape[0]):
-            state_small[j, i] += 1
-        out[i] = acc
+@nb.njit(cache=True)
+def _hashed(key, n, per_customer, out):
+    """Generate ``per_customer`` uniforms for each of n customers inside a compiled loop."""
+    acc = np.float32(0)
+    for i in range(n):
+        for j in range(per_customer):
+            acc += _uniform(key, i, j)
+    out[0] = acc
 
 
-def experiments(n: int, repeats: int = 5) -> dict[str, float]:
-    """Milliseconds for the draws (numpy, one thread / two streams, vs compiled hash) and the traffic floor."""
+@nb.njit(cache=True)
+def _budget_pass(known, opted_in, stage, tier, seg_cost):
+    """The serial pass that sums what the policy wants to spend (as at the top of the week)."""
+    wanted = 0.0
+    for i in range(known.shape[0]):
+        if known[i] and opted_in[i]:
+            wanted += seg_cost[stage[i] * 2 + tier[i]]
+    return wanted
+
+
+def median_ms(fn, repeats: int = 9) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1e3 * statistics.median(times)
+
+
+def experiments(n: int) -> dict[str, float]:
+    """Milliseconds per week of alternatives to parts of the step, on one thread."""
+    nb.set_num_threads(1)
     rng = np.random.default_rng(1)
     table = np.empty((16, n), np.float32)
-    res = {}
-
-    def median_ms(fn):
-        fn()
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return 1e3 * statistics.median(times)
-
-    res["numpy rng.random(float32), 16 x n, 1 thread"] = median_ms(lambda: rng.random(out=table, dtype=np.float32))
-    d = sim.rules.Draws(n, rng)
-    res["sim Draws.fill (2 streams, 2 threads)"] = median_ms(d.fill)
-    week = [0]
-
-    def hashed():
-        week[0] += 1
-        _hash_uniforms(12345, week[0], table)
-    res["compiled counter-based hash, 16 x n"] = median_ms(hashed)
-    f32 = np.random.default_rng(2).random((4, n), dtype=np.float32)
-    small = np.zeros((2, n), np.int32)
-    out = np.empty(n, np.float32)
-    res["memory-traffic floor (state + draws)"] = median_ms(lambda: _traffic(f32, small, table, out))
+    out = np.zeros(1, np.float32)
+    key = np.uint64(12345) << np.uint64(24)
+    m = RelationshipModel(customers=n, rng=1, holdout=False, journeys=0)
+    m.run(2)
+    p = m.pop
+    seg_cost = np.ones(12)
+    res = {
+        "numpy rng.random(float32), 16 x n (today's draws)": median_ms(lambda: rng.random(out=table, dtype=np.float32)),
+        "compiled hash, 16 uniforms per customer": median_ms(lambda: _hashed(key, n, 16, out)),
+        "compiled hash, 4 per customer (drawn when needed)": median_ms(lambda: _hashed(key, n, 4, out)),
+        "budget pass (serial, every week)": median_ms(lambda: _budget_pass(p.known, p.opted_in, p.stage, p.tier,
+                                                                            seg_cost)),
+    }
+    nb.set_num_threads(nb.config.NUMBA_NUM_THREADS)
     return res
+
+
+def small_runs(customers: int = 5_000, weeks: int = 260) -> dict[int, float]:
+    """Seconds for a default run of ``customers`` x ``weeks`` with 1 thread and with all threads."""
+    out = {}
+    for threads in sorted({1, nb.config.NUMBA_NUM_THREADS}):
+        nb.set_num_threads(threads)
+        RelationshipModel(customers=customers, rng=0).run(2)
+        t = time.perf_counter()
+        RelationshipModel(customers=customers, rng=0).run(weeks)
+        out[threads] = time.perf_counter() - t
+    nb.set_num_threads(nb.config.NUMBA_NUM_THREADS)
+    return out
 
 
 def main(argv=None) -> int:
@@ -150,9 +167,13 @@ def main(argv=None) -> int:
         for name, s in sorted(parts.items(), key=lambda kv: -kv[1]):
             print(f"  {name:<34} {1e3 * s:8.1f} ms  {100 * s / step_s:5.1f} %")
     nb.set_num_threads(max_threads)
-    print("\nexperiments (median ms per week):")
+    print(f"\nexperiments at {n:,} customers, 1 thread (median ms per week):")
     for name, ms in experiments(n).items():
-        print(f"  {name:<48} {ms:8.1f} ms")
+        print(f"  {name:<52} {ms:8.1f} ms")
+    print("\ndefault run 5,000 customers x 260 weeks (build + run):")
+    for threads, s in small_runs().items():
+        print(f"  numba threads {threads}: {s:.2f} s")
+    print(f"\nload average (1 min) {os.getloadavg()[0]:.1f} on {os.cpu_count()} logical CPUs")
     return 0
 
 
