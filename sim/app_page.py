@@ -46,7 +46,7 @@ matplotlib.rcParams.update({
     "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
     "legend.frameon": False, "figure.dpi": 100,
 })
-FIGSIZE = (6.4, 3.9)
+FIGSIZE = (5.6, 3.5)  # inches at 100 dpi: small enough that the text stays large once scaled
 CUSTOMERS = int(os.environ.get("RAPPORT_DASHBOARD_CUSTOMERS", DEFAULT_CUSTOMERS))
 MARKET_NAMES = tuple(c.name for c in MARKET_CONTROLS)
 COLOURS = {"trust": "#0072B2", "affinity": "#009E73", "fatigue": "#D55E00",
@@ -129,6 +129,7 @@ def controls_to_model(values: Mapping) -> tuple[dict, dict]:
 controls = solara.reactive(default_controls())
 lesson = solara.reactive("")
 journey_pick = solara.reactive(0)
+show_controls = solara.reactive(True)
 
 
 # --- charts --------------------------------------------------------------------------
@@ -207,8 +208,8 @@ def draw_relationship(model: DashboardModel) -> Figure:
     for name in ("trust", "affinity", "fatigue"):
         ax.plot(df["week"], df[name], color=COLOURS[name], label=name)
     ax.set_ylim(0, 1)
-    ax.set_ylabel("mean, 0-1")
-    ax.set_title("Trust, affinity, fatigue (CRM customers)")
+    ax.set_ylabel("mean over CRM customers")
+    ax.set_title("Trust, affinity, fatigue")
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
     _week_axis(ax)
     return fig
@@ -234,7 +235,7 @@ def draw_distributions(model: DashboardModel) -> Figure:
         ax.set_xticks([0, 0.5, 1])
         ax.set_xticklabels(["0", "0.5", "1"])
     axes[0].set_ylabel("customers")
-    fig.suptitle(f"Spread across {int(known.sum()):,} CRM customers, week {model.week}", fontweight="bold")
+    fig.suptitle(f"Spread across CRM customers, week {model.week}", fontweight="bold")
     return fig
 
 
@@ -257,8 +258,8 @@ def draw_funnel(model: DashboardModel) -> Figure:
         ax.annotate(f"{now[s]:,}", (max(now[s], model.start_counts[s]), yi), xytext=(5, 0),
                     textcoords="offset points", va="center")
     ax.set_yticks(y, STAGES)
-    ax.set_xlabel("customers")
-    ax.set_title(f"Stage funnel, week {model.week} (dashed: week 0)")
+    ax.set_xlabel("customers (dashed: week 0)")
+    ax.set_title(f"Stage funnel, week {model.week}")
     ax.grid(axis="y", visible=False)
     ax.set_xlim(0, max(max(now.values()), max(model.start_counts.values())) * 1.18)
     return fig
@@ -291,6 +292,7 @@ ENGAGEMENT = make_plot_component(
     {"opens": COLOURS["opens"], "visits": COLOURS["visits"], "event_attendance": COLOURS["event_attendance"],
      "unsubscribes": COLOURS["unsubscribes"]},
     post_process=_engagement_style,
+    save_format="svg",
 )
 
 
@@ -425,13 +427,26 @@ def ControlPanel(model: solara.Reactive):
         force_update()
 
     choices = {c.name: c for c in STRATEGY_CONTROLS}
+    shown = show_controls.value
+
+    def lesson_picker():
+        with solara.Column(gap="0px", classes=["rapport-control"]):
+            solara.Select("Lesson (restarts the run)", values=list(LESSONS), value=lesson.value or None,
+                          on_value=choose_lesson)
+            solara.Text("Sets every control for a classroom story.", classes=["rapport-hint"])
+        solara.Button("Hide controls" if shown else "Show controls", icon_name="mdi-tune", outlined=True,
+                      on_click=lambda: show_controls.set(not shown), classes=["rapport-toggle"])
+
     with solara.Card(classes=["rapport-controls"]):
+        if not shown:  # compact: more room for the charts on a small projector
+            with solara.Columns([3, 9]):
+                with solara.Column(gap="0px"):
+                    lesson_picker()
+                LessonText(model.value)
+            return
         with solara.Columns([4, 3, 3, 3]):
             with solara.Column(gap="0px"):
-                with solara.Column(gap="0px", classes=["rapport-control"]):
-                    solara.Select("Lesson (restarts the run)", values=list(LESSONS), value=lesson.value or None,
-                                  on_value=choose_lesson)
-                    solara.Text("Sets every control for a classroom story.", classes=["rapport-hint"])
+                lesson_picker()
                 LessonText(model.value)
             with solara.Column(gap="0px"):
                 with solara.Column(gap="0px", classes=["rapport-control"]):
@@ -461,6 +476,7 @@ CSS = """
 .rapport-lesson, .rapport-journey { font-size: 17px; line-height: 1.45; }
 .rapport-lesson h3 { font-size: 22px; margin: 8px 0 6px 0; }
 .rapport-status { font-size: 15px; opacity: 0.85; }
+.rapport-toggle { margin: 0 0 8px 0; align-self: flex-start; }
 .vue-grid-item { overflow: hidden; }
 .vue-grid-item img { max-width: 100%; max-height: 100%; object-fit: contain; }
 .v-tabs { display: none; }
