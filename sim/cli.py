@@ -1,0 +1,225 @@
+"""The ``rapport`` command (also ``python -m sim``).
+
+- ``rapport [overrides]``: run an experiment composed by Hydra (default: sales_vs_reciprocal),
+  e.g. ``rapport experiment=targeting market.customers=20000 horizon_weeks=520``;
+  ``rapport -m ...`` sweeps (Hydra multirun) and gathers the jobs into one comparison.
+- ``rapport report DIR``: gather the complete runs under DIR into ``DIR/comparison/``
+  (or re-render the report of one run folder).
+- ``rapport dashboard [args]``: the interactive dashboard (``sim.app``).
+
+Hydra stays here: the model only sees plain values. Every combination of overrides is
+composed and checked before Hydra creates any folder, so a bad value stops the run with
+one line (no traceback) and writes nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from .experiment import INCOMPLETE, gather, load, quiet_mesa, run_experiment, summary_text, write_results
+from .params import ParameterError
+from .schema import GROUPS, PARAMS, experiment_spec, register
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+MAX_CHECKED_COMBINATIONS = 64  # beyond this, a sweep's values are checked one key at a time
+HYDRA_FLAGS = ("help", "hydra_help", "info", "cfg", "shell_completion", "config_path", "config_dir", "resolve")
+
+
+def run_name(experiment, strategy) -> str:
+    """Results folder name: the experiment, or ``strategy-NAME`` when one strategy is picked."""
+    if strategy not in (None, "", "null", "None"):
+        return f"strategy-{strategy}"
+    return str(experiment)
+
+
+def _setup() -> None:
+    register()
+    if not OmegaConf.has_resolver("rapport_name"):
+        OmegaConf.register_new_resolver("rapport_name", run_name)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
+def hydra_main(cfg: DictConfig) -> str:
+    """Hydra's task: check the config, run the experiment, write its results folder."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    quiet_mesa()
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    staging = Path(hc.runtime.output_dir)
+    final = staging.with_name(staging.name.removesuffix(INCOMPLETE))
+    choices = hc.runtime.choices
+    try:
+        spec = experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")), multirun)
+    except ParameterError as err:
+        if multirun:
+            raise
+        _discard(staging, Path(str(cfg.results_dir)))
+        print(f"rapport: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    started = time.time()
+    results = run_experiment(spec, progress=not multirun)
+    report = cfg.report if cfg.report is not None else not multirun
+    out = write_results(results, final, report=report, config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+                        started=started, staging=staging)
+    if not multirun:
+        print(summary_text(results))
+        print(f"\nResults: {out}")
+        if report:
+            print(f"Report:  {out / 'report.html'}")
+    return str(out)
+
+
+def _discard(staging: Path, root: Path) -> None:
+    """Remove the folder Hydra made for a run that never started, and its empty parents."""
+    shutil.rmtree(staging, ignore_errors=True)
+    parent = staging.parent
+    root = root.resolve()
+    while parent.resolve() != root and root in parent.resolve().parents:
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
+
+
+# --- checking before Hydra runs -------------------------------------------------------------
+def one_line(err: BaseException) -> str:
+    """A Hydra/OmegaConf/model error as one line naming the field and what is allowed."""
+    from hydra.errors import MissingConfigException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+    if isinstance(err, ParameterError):
+        return str(err)
+    if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options:
+        group, _, name = str(err.missing_cfg_file).rpartition("/")
+        return f"{group}={name}: unknown, allowed are {', '.join(sorted(err.options))}"
+    cause = err.__cause__
+    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and cause.full_key:
+        group, _, key = str(cause.full_key).partition(".")
+        if group in GROUPS and key:
+            allowed = [p.name for p in PARAMS.values() if p.group in GROUPS[group]]
+            return f"{cause.full_key}: unknown parameter, allowed in {group} are {', '.join(allowed)}"
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    first = first.removeprefix("Error merging override ")
+    if cause is not None and str(cause).strip():
+        first = f"{first.rstrip('.')}: {str(cause).strip().splitlines()[0]}"
+    return first
+
+
+def _combinations(overrides: list) -> list[list[str]]:
+    """The override lists a multirun would run (Hydra's basic sweeper), or, for a large
+    sweep, each value of each key once with the other keys at their first value."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    combos = BasicSweeper.split_arguments(overrides, None)[0]
+    if len(combos) <= MAX_CHECKED_COMBINATIONS:
+        return combos
+    per_key: dict[str, list[str]] = {}
+    for combo in combos:
+        for item in combo:
+            values = per_key.setdefault(item.split("=", 1)[0], [])
+            if item not in values:
+                values.append(item)
+    base = [values[0] for values in per_key.values()]
+    out = [base]
+    for i, values in enumerate(per_key.values()):
+        out += [base[:i] + [v] + base[i + 1:] for v in values[1:]]
+    return out
+
+
+def preflight(argv: list[str]) -> None:
+    """Compose and check every run the command would start; raise ParameterError if one is bad.
+
+    Flags that only show information (``--help``, ``--cfg``...) or change where configs
+    are found are left to Hydra.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    args, _ = get_args_parser().parse_known_args(argv)
+    if any(getattr(args, flag, None) for flag in HYDRA_FLAGS):
+        return
+    if args.config_name not in (None, "config"):
+        return
+    own = [o for o in args.overrides if not o.lstrip("+~").startswith("hydra")]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3", job_name="rapport"):
+            loader = GlobalHydra.instance().config_loader()
+            parsed = OverridesParser.create(config_loader=loader).parse_overrides(own)
+            for combo in (_combinations(parsed) if args.multirun else [own]):
+                cfg = compose("config", overrides=combo, return_hydra_config=True)
+                choices = cfg.hydra.runtime.choices
+                name = run_name(choices.get("experiment"), choices.get("strategy"))
+                experiment_spec(cfg, name, bool(args.multirun))
+    except ParameterError:
+        raise
+    except Exception as err:  # Hydra and OmegaConf errors: turn them into one line
+        raise ParameterError(one_line(err)) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+# --- subcommands ----------------------------------------------------------------------------
+def report_command(argv: list[str]) -> int:
+    """``rapport report DIR``: gather a multirun (or any folder of runs) into one comparison."""
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: rapport report DIR  (a results folder, e.g. results/multirun/<timestamp>)", file=sys.stderr)
+        return 2
+    folder = Path(argv[0])
+    quiet_mesa()
+    try:
+        target = gather(folder)
+        results = load(target)
+    except ParameterError as err:
+        print(f"rapport: error: {err}", file=sys.stderr)
+        return 2
+    print(summary_text(results))
+    print(f"\nComparison: {target}\nReport:     {target / 'report.html'}")
+    return 0
+
+
+def dashboard_command(argv: list[str]) -> int:
+    """``rapport dashboard``: start the dashboard from ``sim.app`` (imported only when asked for)."""
+    try:
+        from sim.app import main as app_main
+    except ModuleNotFoundError as err:
+        if err.name in ("sim.app",):
+            print("rapport: error: the dashboard is not available yet (sim/app.py is missing)", file=sys.stderr)
+            return 1
+        raise
+    return app_main(argv) or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``rapport`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "report":
+        return report_command(argv[1:])
+    if argv and argv[0] == "dashboard":
+        return dashboard_command(argv[1:])
+    if argv and argv[0] in ("--version", "-V"):
+        from . import __version__
+
+        print(f"rapport {__version__}")
+        return 0
+    _setup()
+    try:
+        preflight(argv)
+    except ParameterError as err:
+        print(f"rapport: error: {err}", file=sys.stderr)
+        return 2
+    sys.argv = [sys.argv[0] or "rapport"] + argv  # Hydra reads its arguments from sys.argv
+    hydra_main()
+    return 0
