@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 
 from conftest import assert_one_line_error, build
-from sim import PARAMS, ParameterError, RelationshipModel, validate
+from sim import PARAMS, ParameterError, RelationshipModel, load_strategy, validate
 from sim.params import CHANNELS, CONTENTS
 from sim.state import STAGES, TIERS
 
@@ -156,6 +158,8 @@ STRATEGY_CASES = {
     "frequency_bool": (_rule(frequency=True), ("strategy.rules[0].frequency", "[0, 1]")),
     "targeting_negative": (_rule(targeting=-0.1), ("strategy.rules[0].targeting", "[0, 1]")),
     "negative_weight": (_rule(mix={"sales_offer": -1.0}), ("sales_offer", ">= 0")),
+    "weight_nan": (_rule(mix={"sales_offer": float("nan"), "value_content": 1.0}), ("sales_offer", ">= 0")),
+    "weight_inf": (_rule(mix={"sales_offer": float("inf"), "value_content": 1.0}), ("sales_offer", ">= 0")),
     "weights_sum_to_zero": (_rule(mix={"sales_offer": 0.0}), ("mix", "positive")),
     "mix_not_mapping": (_rule(mix="sales_offer"), ("mix", *CONTENTS)),
     "unknown_setting": (_rule(budget=10), ("strategy.rules[0].budget", "frequency", "channel", "mix", "targeting")),
@@ -208,3 +212,46 @@ def test_validated_parameters_are_what_the_model_uses():
     m = build(customers=321, heed_negative=0.5, word_of_mouth=False)
     assert m.params == validate({"customers": 321, "heed_negative": 0.5, "word_of_mouth": False})
     assert m.pop.n == 321
+
+
+# --- numpy scalars are numbers too (sweeps often build values with numpy) -------------------
+
+@pytest.mark.parametrize("value", [np.int64(300), np.int32(300), np.float64(300.0), np.float32(300.0)],
+                         ids=lambda v: type(v).__name__)
+def test_numpy_scalars_are_accepted_for_whole_numbers(value):
+    out = validate({"customers": value})["customers"]
+    assert out == 300 and type(out) is int
+
+
+@pytest.mark.parametrize("value", [np.float64(0.5), np.float32(0.5), np.int64(1)], ids=lambda v: type(v).__name__)
+def test_numpy_scalars_are_accepted_for_numbers(value):
+    out = validate({"heed_negative": value})["heed_negative"]
+    assert out == float(value) and type(out) is float
+
+
+@pytest.mark.parametrize("value", [np.float32(0.5), np.float64(0.5), np.int64(1)], ids=lambda v: type(v).__name__)
+def test_numpy_scalars_are_accepted_in_strategies(value):
+    policy = load_strategy({"default": {"frequency": value, "targeting": value}})
+    assert np.allclose(policy.frequency, float(value)) and np.allclose(policy.targeting, float(value))
+
+
+def test_numpy_scalars_still_range_checked():
+    with pytest.raises(ParameterError) as excinfo:
+        validate({"heed_negative": np.float32(1.7)})
+    assert_one_line_error(excinfo, "heed_negative", PARAMS["heed_negative"].allowed)
+
+
+# --- the model's own switches ----------------------------------------------------------------
+
+@pytest.mark.parametrize("holdout", ["no", "yes", 2])
+def test_holdout_must_be_true_or_false(holdout):
+    """``holdout="no"`` must not silently switch the holdout on."""
+    with pytest.raises(ParameterError) as excinfo:
+        RelationshipModel(customers=300, rng=1, holdout=holdout)
+    assert_one_line_error(excinfo, "holdout", "true or false")
+
+
+def test_strategy_none_is_rejected():
+    with pytest.raises(ParameterError) as excinfo:
+        RelationshipModel(customers=300, rng=1, strategy=None)
+    assert_one_line_error(excinfo, "strategy")
