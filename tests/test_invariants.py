@@ -31,6 +31,9 @@ EXTREMES = {
                      event_attendance=1.0, attention_email=1.0, attention_mail=1.0, attention_phone=1.0,
                      attention_event=1.0, fatigue_sensitivity=0.0, heed_positive=1.0, talk_rate=1.0,
                      word_of_mouth_effect=1.0, service_trust_gain=1.0, fatigue_recovery=0.0),
+    "empty_crm": dict(our_share=0.0, prospects_known=0.0),
+    "all_ours": dict(our_share=1.0, opt_in=1.0, trust_owners=1.0, affinity_owners=1.0),
+    "no_network": dict(social_ties=0, word_of_mouth=False, rival_contact_rate=0.0),
     "busy": dict(purchase_hazard=1.0, replacement_weeks=26, service_interval_weeks=4, offer_lift=10.0,
                  defection_rate=1.0, rival_contact_rate=1.0, replacement_spread=1.0),
 }
@@ -81,7 +84,10 @@ def check_week(m, row: pd.Series) -> None:
     for name in ("trust", "affinity", "fatigue"):
         expected = getattr(pop, name)[known].astype(np.float64).mean() if known.any() else np.nan
         np.testing.assert_allclose(row[name], expected, rtol=1e-5, err_msg=name)
-    np.testing.assert_allclose(row["opted_in"], pop.opted_in.sum() / known.sum(), rtol=1e-12)
+    if known.any():
+        np.testing.assert_allclose(row["opted_in"], pop.opted_in.sum() / known.sum(), rtol=1e-12)
+    else:
+        assert np.isnan(row["opted_in"]) and row["contacts"] == 0
     if pop.ever_ours.any():
         np.testing.assert_allclose(row["retention"], np.isin(pop.stage, ACTIVE).sum() / pop.ever_ours.sum(),
                                    rtol=1e-12)
@@ -104,6 +110,7 @@ def test_states_in_range_and_customers_conserved_every_week(strategy):
 @pytest.mark.parametrize("strategy", ["constant_sales", "lifecycle", "best_customers"])
 def test_states_in_range_with_extreme_parameters(strategy, case):
     m = build(strategy, seed=5, customers=400, **EXTREMES[case])
+    m.pop.check()
     for _ in range(30):
         m.step()
         check_week(m, m.metrics().iloc[-1])
