@@ -6,6 +6,10 @@ These hold whatever the parameter values, so they read ranges and costs from
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -492,3 +496,31 @@ def test_metrics_columns_are_declared_once():
     df = build("reciprocal_value", seed=1, customers=300).run(3).metrics()
     assert list(df.columns) == ["week"] + names
     assert (df["week"].to_numpy() == np.arange(1, 4)).all()
+
+
+def test_population_check_catches_a_state_out_of_range():
+    """``Population.check`` is what the range tests rely on: it must fail on a bad value."""
+    m = build(customers=300)
+    m.pop.check()
+    for name, bad in (("trust", 1.5), ("fatigue", -0.1), ("stage", 9)):
+        pop = m.pop.copy()
+        getattr(pop, name)[7] = bad
+        with pytest.raises(AssertionError, match=name):
+            pop.check()
+
+
+def test_same_seed_gives_identical_results_in_another_process():
+    """Reproducible across processes (as in parallel sweeps): another interpreter, another
+    hash seed and the kernel's default thread count give this process's run, bit for bit."""
+    code = ("import hashlib; import pandas as pd; from sim import RelationshipModel\n"
+            "m = RelationshipModel(customers=3000, strategy='lifecycle', rng=77, journeys=5).run(10)\n"
+            "h = lambda df: pd.util.hash_pandas_object(df).to_numpy().tobytes()\n"
+            "digest = hashlib.sha256(h(m.metrics()) + h(m.customers_table()) + repr(m.journeys).encode()).hexdigest()\n")
+    env = dict(os.environ, PYTHONHASHSEED="12345")
+    env.pop("NUMBA_NUM_THREADS", None)
+    out = subprocess.run([sys.executable, "-c", code + "print(digest)"], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    here: dict = {}
+    exec(code, here)
+    assert out.stdout.strip() == here["digest"]
