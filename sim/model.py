@@ -43,6 +43,8 @@ class RelationshipModel(mesa.Model):
             raise ParameterError(f"rng={rng!r}: expected a whole number seed, a numpy Generator or None")
         if isinstance(rng, Integral) and rng < 0:
             raise ParameterError(f"rng={rng!r}: a seed must be >= 0")
+        if not isinstance(holdout, (bool, np.bool_)):
+            raise ParameterError(f"holdout={holdout!r}: expected true or false")
         if isinstance(journeys, bool) or not isinstance(journeys, Integral) or journeys < 0:
             raise ParameterError(f"journeys={journeys!r}: expected a whole number >= 0")
         self.params = validate({"customers": customers, **params})

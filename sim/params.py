@@ -8,8 +8,11 @@ with one line naming the field, the value and what is allowed.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 CHANNELS = ("email", "mail", "phone", "event")
 CONTENTS = ("sales_offer", "value_content", "service_reminder", "event_invite")
@@ -51,13 +54,13 @@ class Param:
         """Return ``value`` converted to this parameter's type, or raise ParameterError."""
         kind = self.kind
         if kind is bool:
-            if isinstance(value, bool):
-                return value
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
             raise ParameterError(f"{self.name}={value!r}: expected true or false")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise ParameterError(f"{self.name}={value!r}: expected a {_kind_name(kind)} in {self.allowed}")
         if kind is int:
-            if float(value) != int(value):
+            if not math.isfinite(value) or float(value) != int(value):
                 raise ParameterError(f"{self.name}={value!r}: expected a whole number in {self.allowed}")
             value = int(value)
         else:

@@ -17,6 +17,8 @@ A strategy is a mapping (usually a YAML file in ``configs/strategy/``)::
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -132,6 +134,12 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def _number(value: Any) -> bool:
+    """A real number (numpy scalars included), not a boolean, not NaN."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+            and not math.isnan(value))
+
+
 def _names(value: Any, allowed: tuple[str, ...], where: str) -> list[str]:
     if isinstance(value, str):
         value = [value]
@@ -153,7 +161,7 @@ def _settings(raw: Any, where: str) -> dict:
         if key not in SETTINGS:
             raise ParameterError(f"{field}: unknown setting, allowed are {', '.join(SETTINGS)} (and stages, tiers in rules)")
         if key in ("frequency", "targeting"):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            if not _number(value) or not 0.0 <= value <= 1.0:
                 unit = " contacts per week" if key == "frequency" else ""
                 raise ParameterError(f"{field}={value!r}: expected a number in [0, 1]{unit}")
             out[key] = float(value)
@@ -168,8 +176,8 @@ def _settings(raw: Any, where: str) -> dict:
             for content, weight in value.items():
                 if content not in CONTENTS:
                     raise ParameterError(f"{field}.{content}: unknown content, allowed are {', '.join(CONTENTS)}")
-                if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-                    raise ParameterError(f"{field}.{content}={weight!r}: expected a weight >= 0")
+                if not _number(weight) or not 0 <= weight < math.inf:
+                    raise ParameterError(f"{field}.{content}={weight!r}: expected a finite weight >= 0")
                 mix[content] = float(weight)
             if sum(mix.values()) <= 0:
                 raise ParameterError(f"{field}: weights sum to 0, at least one must be positive")
