@@ -225,11 +225,12 @@ def RelationshipPanel(model: DashboardModel):
 def draw_distributions(model: DashboardModel) -> Figure:
     """Histograms of trust, affinity and fatigue across CRM customers this week."""
     known = model.pop.known
-    fig, axes = _figure(1, 3, margins={"top": 0.78, "wspace": 0.12, "bottom": 0.1}, sharey=True)
+    fig, axes = _figure(1, 3, margins={"top": 0.78, "wspace": 0.12, "bottom": 0.1, "right": 0.95}, sharey=True)
     bins = np.linspace(0, 1, 21)
     for ax, name in zip(axes, ("trust", "affinity", "fatigue")):
         values = getattr(model.pop, name)[known]
-        ax.hist(values, bins=bins, color=COLOURS[name], alpha=0.85)
+        counts, _ = np.histogram(values, bins=bins)
+        ax.stairs(counts, bins, fill=True, color=COLOURS[name], alpha=0.85)  # one path: faster than bars
         ax.set_title(name)
         ax.set_xlim(0, 1)
         ax.set_xticks([0, 0.5, 1])

@@ -194,6 +194,14 @@ def test_dashboard_model_applies_controls_live():
     assert bad.seed == 0 and "seed" in bad.notice
 
 
+def test_server_environment_is_offline():
+    from sim.app import offline_env
+
+    env = offline_env({"PATH": "/bin", "SOLARA_ASSETS_PROXY": "False"})
+    assert env["SOLARA_ASSETS_PROXY"] == "True"  # False would make the browser fetch from the CDN
+    assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False" and env["PATH"] == "/bin"
+
+
 def test_main_rejects_bad_arguments():
     from sim.app import main, server_command, build_parser
 
@@ -310,3 +318,4 @@ def test_dashboard_in_browser(browser):
             out, _ = proc.communicate()
     log = out.decode(errors="replace")
     assert "Traceback" not in log, log[-3000:]
+    assert "Could not load URL" not in log, "the server tried to fetch an asset from a CDN:\n" + log[-3000:]
