@@ -58,5 +58,7 @@ def small_world(n: int, k: int, rewiring: float, rng: np.random.Generator) -> np
     offsets = np.array([(j // 2 + 1) * (1 if j % 2 == 0 else -1) for j in range(k)], dtype=np.int64)
     ties = (np.arange(n, dtype=np.int64)[:, None] + offsets[None, :]) % n
     rewire = rng.random((n, k)) < rewiring
-    ties[rewire] = rng.integers(0, n, int(rewire.sum()))
+    rows = np.nonzero(rewire)[0]
+    others = rng.integers(0, n - 1, rows.size)
+    ties[rewire] = others + (others >= rows)  # any customer but oneself
     return ties.astype(np.int32)

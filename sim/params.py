@@ -266,6 +266,8 @@ def validate(values: dict[str, Any] | None = None) -> dict[str, Any]:
     if out["detractor_threshold"] >= out["promoter_threshold"]:
         raise ParameterError(
             f"detractor_threshold={out['detractor_threshold']}: must be below promoter_threshold={out['promoter_threshold']}")
+    if out["social_ties"] >= out["customers"]:
+        raise ParameterError(f"social_ties={out['social_ties']}: must be below customers={out['customers']}")
     return out
 
 

@@ -90,6 +90,7 @@ Arrays = namedtuple("Arrays", [f.name for f in FIELDS])
 # End-of-week state totals computed by ``_census``.
 CENSUS = ("known", "opted_in", "trust_sum", "affinity_sum", "fatigue_sum", "ever_ours",
           *(f"stage_{name}" for name in STAGES), "experienced")
+PARALLEL_FROM = 100_000  # smaller markets run on one thread: starting threads costs more than it saves
 CHUNKS = 64  # customers are processed in this many fixed chunks (in parallel); results do not depend on threads
 
 
@@ -144,10 +145,16 @@ def step(pop: Population, policy: Policy, draws: Draws, c: Coefficients, events:
     arrays = Arrays(*(getattr(pop, f.name) for f in FIELDS))
     value_share = np.diff(policy.mix_cum, axis=-1, prepend=0.0)[..., VALUE]
     seg_cost = (policy.frequency * (c.channel_cost[policy.channel] + value_share * c.p["cost_value_content"])).ravel()
-    _week(arrays, pop.ties, policy.frequency.ravel(), policy.channel.ravel(),
-          policy.mix_cum.reshape(-1, len(CONTENTS)), policy.targeting.ravel(), seg_cost,
-          c.attention, c.channel_cost, c.k, draws.table, events, np.empty(pop.n, np.int32), counts, money)
-    _census(arrays, census)
+    threads = nb.get_num_threads()
+    if pop.n < PARALLEL_FROM:
+        nb.set_num_threads(1)
+    try:
+        _week(arrays, pop.ties, policy.frequency.ravel(), policy.channel.ravel(),
+              policy.mix_cum.reshape(-1, len(CONTENTS)), policy.targeting.ravel(), seg_cost,
+              c.attention, c.channel_cost, c.k, draws.table, events, np.empty(pop.n, np.int32), counts, money)
+        _census(arrays, census)
+    finally:
+        nb.set_num_threads(threads)
     counts, money, census = counts.sum(axis=0), money.sum(axis=0), census.sum(axis=0)
     out = {name: int(counts[i]) for i, name in enumerate(COUNTS)}
     out.update({name: float(money[i]) for i, name in enumerate(MONEY)})
