@@ -309,6 +309,10 @@ def gather(folder: Path, progress: bool = True) -> Path:
     folder = Path(folder)
     if not folder.is_dir():
         raise ParameterError(f"{folder}: not a folder")
+    if folder.name.endswith(INCOMPLETE) or ((folder / "meta.json").exists() or (folder / "summary.csv").exists()) \
+            and not is_complete(folder):
+        raise ParameterError(f"{folder}: incomplete results (no {MARKER} marker): the run was interrupted or "
+                             f"is still running")
     if is_complete(folder) and not any(is_complete(p) for p in folder.iterdir() if p.is_dir()):
         runs = [folder]  # a single run: rebuild its comparison from its own tables
     else:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -35,9 +36,17 @@ COLORS = plt.get_cmap("tab10").colors
 
 def _png(fig) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _dollars(x: float, _pos=None) -> str:
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{'-' if x < 0 else ''}${abs(x) / scale:g}{suffix}"
+    return f"{'-' if x < 0 else ''}${abs(x):g}"
 
 
 def _band_plot(ax, weekly: pd.DataFrame, column: str, arms: list[str], title: str, ylabel: str,
@@ -56,6 +65,8 @@ def _band_plot(ax, weekly: pd.DataFrame, column: str, arms: list[str], title: st
     ax.set_xlabel("week")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
+    if ylabel == "$":
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_dollars))
 
 
 def fig_jcurve(res: "Results") -> str:
@@ -94,29 +105,45 @@ def fig_panels(res: "Results", panels: list[tuple[str, str, str, int, bool]], nc
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8)
-    fig.tight_layout()
     return _png(fig)
 
 
 def fig_funnel(res: "Results") -> str:
-    """Mean number of customers in each lifecycle stage over time, one panel per arm."""
+    """The lifecycle funnel: customers per stage over time (one panel per arm), and at the
+    end of the horizon for all arms side by side (log scale, so that small stages show)."""
     arms = res.arm_names
-    ncols = min(len(arms), 3)
-    nrows = math.ceil(len(arms) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.4 * nrows), squeeze=False, sharey=True)
+    ncols = min(len(arms), 3) + 1
+    nrows = math.ceil(len(arms) / (ncols - 1))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False)
     cols = [f"stage_{s}" for s in STAGES]
     stage_colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.9, len(STAGES)))
-    for ax, arm in zip(axes.flat, arms):
+    panels = [ax for row in axes for ax in row[:-1]]
+    for ax, arm in zip(panels, arms):
         m = res.weekly[res.weekly["arm"] == arm].groupby("week")[cols].mean()
         ax.stackplot(m.index, m.T.to_numpy(), labels=STAGES, colors=stage_colors, alpha=0.9)
         ax.set_title(arm, fontsize=10)
         ax.set_xlabel("week")
+        ax.set_ylabel("customers")
         ax.margins(x=0)
-    for ax in list(axes.flat)[len(arms):]:
+    for ax in panels[len(arms):] + [row[-1] for row in axes[1:]]:
         ax.set_visible(False)
-    axes[0][0].set_ylabel("customers")
-    axes[0][0].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+    panels[0].legend(fontsize=7, loc="lower left")
+    ax = axes[0][-1]
+    last = res.weekly[res.weekly["week"] == res.weekly["week"].max()]
+    height = 0.8 / len(arms)
+    for k, arm in enumerate(arms):
+        means = last[last["arm"] == arm][cols].mean()
+        y = np.arange(len(STAGES)) + (k - (len(arms) - 1) / 2) * height
+        ax.barh(y, means.clip(lower=0.5), height, color=COLORS[k % len(COLORS)], label=arm)
+    ax.set_yticks(np.arange(len(STAGES)), STAGES)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _pos: f"{x:,.0f}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.legend(fontsize=7, loc="best")
+    ax.set_xlabel("customers (log scale)")
+    ax.set_title("Stages at the end (mean)", fontsize=10)
+    ax.grid(alpha=0.3, axis="x")
     return _png(fig)
 
 
@@ -143,7 +170,6 @@ def fig_tiers(res: "Results") -> str:
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3, axis="y")
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
     return _png(fig)
 
 
