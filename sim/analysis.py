@@ -120,7 +120,9 @@ def summary(weekly: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     ``payback_week`` is read from the mean cumulative incremental profit curve (its
     ``_lo``/``_hi`` from the upper and lower edges of the curve's 95% band; NaN where a
     curve ends below zero); ``payback_share`` is the share of runs that paid back.
+    Intervals of shares and 0-1 scores are clipped to [0, 1], where the metric lives.
     """
+    bounded = {o.name for o in OUTCOMES if o.unit in ("share", "0-1")}
     runs = run_outcomes(weekly)
     band = bands(weekly, "incremental_profit")
     rows = []
@@ -136,6 +138,9 @@ def summary(weekly: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
                 row["payback_week_hi"] = payback_week(w, b["lo"].to_numpy()) if len(r) > 1 else math.nan
                 continue
             row[name], row[f"{name}_lo"], row[f"{name}_hi"] = mean_ci(r[name])
+            if name in bounded:
+                row[f"{name}_lo"], row[f"{name}_hi"] = (min(max(v, 0.0), 1.0) if not math.isnan(v) else v
+                                                        for v in (row[f"{name}_lo"], row[f"{name}_hi"]))
         row["payback_share"] = float(r["payback_week"].notna().mean()) if len(r) else math.nan
         row["replications"] = int(len(r))
         rows.append(row)

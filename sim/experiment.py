@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from multiprocessing import get_context
@@ -149,17 +150,23 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True) -> Results:
         arm = spec.arms[i]
         return (arm.strategy, arm.params, spec.horizon_weeks, spec.seed + r, r == 0, 1 if workers > 1 else None)
 
-    if workers == 1:
-        for i, r in tasks:
+    if workers > 1:
+        # spawn: the parent may hold threads (tqdm, the kernel's thread pool); forking those is unsafe.
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(run_once, *job(i, r)): (i, r) for i, r in tasks}
+                for fut in as_completed(futures):
+                    out[futures[fut]] = fut.result()
+                    bar.update()
+        except BrokenProcessPool:
+            # A worker could not start, e.g. a script without `if __name__ == "__main__":`
+            # or code read from stdin: the runs left are done here, one after another.
+            print(f"rapport: worker processes could not start; running the {len(tasks) - len(out)} runs left "
+                  f"in this process (set workers=1 to skip trying)", file=sys.stderr)
+    for i, r in tasks:
+        if (i, r) not in out:
             out[i, r] = run_once(*job(i, r))
             bar.update()
-    else:
-        # spawn: the parent may hold threads (tqdm, Hydra logging); forking those is unsafe.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(run_once, *job(i, r)): (i, r) for i, r in tasks}
-            for fut in as_completed(futures):
-                out[futures[fut]] = fut.result()
-                bar.update()
     bar.close()
 
     weekly, tiers, customers = [], [], []
