@@ -117,9 +117,10 @@ def bands(weekly: pd.DataFrame, column: str) -> pd.DataFrame:
 def summary(weekly: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     """One row per arm: ``<metric>``, ``<metric>_lo``, ``<metric>_hi`` (mean and 95% interval).
 
-    ``payback_week`` is read from the mean cumulative incremental profit curve (its
-    ``_lo``/``_hi`` from the upper and lower edges of the curve's 95% band; NaN where a
-    curve ends below zero); ``payback_share`` is the share of runs that paid back.
+    ``payback_week``: when every run paid back within the horizon, the mean of the runs'
+    payback weeks with its 95% interval; otherwise the payback week of the mean
+    cumulative incremental profit curve (NaN if it ends below zero) and no interval.
+    ``payback_share`` is the share of runs that paid back.
     Intervals of shares and 0-1 scores are clipped to [0, 1], where the metric lives.
     """
     bounded = {o.name for o in OUTCOMES if o.unit in ("share", "0-1")}
@@ -131,11 +132,12 @@ def summary(weekly: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
         row: dict = {"arm": arm}
         for name in METRIC_NAMES:
             if name == "payback_week":
-                b = band[band["arm"] == arm].sort_values("week")
-                w = b["week"].to_numpy()
-                row["payback_week"] = payback_week(w, b["mean"].to_numpy())
-                row["payback_week_lo"] = payback_week(w, b["hi"].to_numpy()) if len(r) > 1 else math.nan
-                row["payback_week_hi"] = payback_week(w, b["lo"].to_numpy()) if len(r) > 1 else math.nan
+                if len(r) and r["payback_week"].notna().all():
+                    row["payback_week"], row["payback_week_lo"], row["payback_week_hi"] = mean_ci(r["payback_week"])
+                else:
+                    b = band[band["arm"] == arm].sort_values("week")
+                    row["payback_week"] = payback_week(b["week"].to_numpy(), b["mean"].to_numpy())
+                    row["payback_week_lo"] = row["payback_week_hi"] = math.nan
                 continue
             row[name], row[f"{name}_lo"], row[f"{name}_hi"] = mean_ci(r[name])
             if name in bounded:
@@ -247,15 +249,16 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
             head = f"{arm} cannot be told apart from no contact over {span} (the interval includes zero)"
         text = (f"{head}: {money(gain, True)} incremental profit ({_ci(row['profit_lo'], row['profit_hi'], 'money', True)}), "
                 f"ROI {_num(row['roi'], 'ratio')} per $ spent ({_ci(row['roi_lo'], row['roi_hi'], 'ratio')}).")
-        pb = row["payback_week"]
-        if math.isnan(pb):
-            text += f" It does not pay back within {span} on average."
+        pb, share, n = row["payback_week"], row["payback_share"], int(row["replications"])
+        if share == 1:
+            ci = _ci(row["payback_week_lo"], row["payback_week_hi"], "count")
+            text += f" Every run paid back: in week {pb:.0f} on average ({ci})."
+        elif share > 0:
+            runs = f"{round(share * n)} of {n} runs paid back within {span}"
+            text += (f" {runs}; the mean curve does not." if math.isnan(pb)
+                     else f" {runs}; the mean curve pays back from week {pb:.0f}.")
         else:
-            hi = row["payback_week_hi"]
-            later = "may not pay back at all" if math.isnan(hi) else f"week {hi:.0f} at the latest"
-            lo = row["payback_week_lo"]
-            early = "" if math.isnan(lo) else f"week {lo:.0f} at the earliest, "
-            text += f" It pays back from week {pb:.0f} ({early}{later}; 95% band)."
+            text += f" No run paid back within {span}."
         lines.append(text)
     kinds = {"retention": ("points", "retention"), "trust": ("ratio", "trust"),
              "unsubscribe_rate": ("points", "unsubscribes")}

@@ -14,7 +14,7 @@ one line (no traceback) and writes nothing.
 
 from __future__ import annotations
 
-import itertools
+import json
 import shutil
 import sys
 import time
@@ -23,7 +23,8 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from .experiment import INCOMPLETE, gather, load, quiet_mesa, run_experiment, summary_text, write_results
+from .experiment import (INCOMPLETE, gather, is_complete, load, quiet_mesa, run_experiment, summary_text,
+                         write_results)
 from .params import ParameterError
 from .schema import GROUPS, PARAMS, experiment_spec, register
 
@@ -173,21 +174,33 @@ def preflight(argv: list[str]) -> None:
 
 # --- subcommands ----------------------------------------------------------------------------
 def report_command(argv: list[str]) -> int:
-    """``rapport report DIR``: gather a multirun (or any folder of runs) into one comparison."""
+    """``rapport report DIR``: gather a multirun (or any folder of runs) into one comparison,
+    or, for a single run folder, write its report.html again."""
     if len(argv) != 1 or argv[0].startswith("-"):
         print("usage: rapport report DIR  (a results folder, e.g. results/multirun/<timestamp>)", file=sys.stderr)
         return 2
     folder = Path(argv[0])
     quiet_mesa()
     try:
-        target = gather(folder)
-        results = load(target)
+        if is_complete(folder) and not any(is_complete(p) for p in folder.iterdir() if p.is_dir()):
+            results = load(folder)  # one run: (re)write its own report
+            info = json.loads((folder / "meta.json").read_text())
+            target = write_report(results, folder / "report.html", info).parent
+        else:
+            target = gather(folder)
+            results = load(target)
     except ParameterError as err:
         print(f"rapport: error: {err}", file=sys.stderr)
         return 2
     print(summary_text(results))
-    print(f"\nComparison: {target}\nReport:     {target / 'report.html'}")
+    print(f"\nResults: {target}\nReport:  {target / 'report.html'}")
     return 0
+
+
+def write_report(results, path: Path, info: dict) -> Path:
+    from .report import write_report as write
+
+    return write(results, path, info)
 
 
 def dashboard_command(argv: list[str]) -> int:

@@ -305,6 +305,13 @@ def _overrides(folder: Path) -> dict:
 NOT_ARM_KEYS = ("seed", "replications", "workers", "results_dir", "report")
 
 
+def _fingerprint(folder: Path) -> dict:
+    """The resolved settings of a run that change its results (run settings and seed excepted)."""
+    path = folder / "config.yaml"
+    cfg = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    return {k: v for k, v in (cfg or {}).items() if k not in NOT_ARM_KEYS}
+
+
 def gather(folder: Path, progress: bool = True) -> Path:
     """Pool the complete runs under ``folder`` into one comparison in ``folder/comparison/``.
 
@@ -334,12 +341,18 @@ def gather(folder: Path, progress: bool = True) -> Path:
                and len({o.get(k) for _, _, o in jobs}) > 1]
     weekly, tiers, customers, arms = [], [], [], {}
     seen: dict[str, set] = {}  # label -> seeds already taken
+    fingerprints: dict[str, str] = {}  # label -> the settings that made it
     for path, res, over in jobs:
         # The context: what differs from other jobs besides the strategy (e.g. market size).
         context = " ".join(f"{k}={over[k]}" for k in varying if k in over and k != "strategy")
         tag = " ".join(f"{k}={over[k]}" for k in varying if k in over and not (k == "strategy" and len(res.arms) == 1))
+        settings = _fingerprint(path)
         for arm in res.arms:
             label = f"{arm['name']} | {tag}" if tag else arm["name"]
+            mark = json.dumps([settings, arm], sort_keys=True, default=str)
+            if fingerprints.setdefault(label, mark) != mark:  # same name, other settings: keep apart
+                label = f"{label} [{path.name}]"
+                fingerprints.setdefault(label, mark)
             arms.setdefault(label, {**arm, "name": label, "folder": path.name, "base": arm["name"],
                                     "context": context})
             w = res.weekly[(res.weekly["arm"] == arm["name"]) & ~res.weekly["seed"].isin(seen.get(label, set()))]

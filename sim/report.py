@@ -242,8 +242,8 @@ def _render(res: "Results", info: dict) -> str:
     figures = [
         ("When does it pay back? (the J-curve)", fig_jcurve(res),
          "Cumulative profit the strategy added against the no-contact holdout (same customers, same random "
-         "numbers), mean and 95% band over replications. Dotted lines: payback week (from then on the mean "
-         "stays above zero)."),
+         "numbers), mean and 95% band over replications. Dotted lines: payback week (from then on the "
+         "cumulative incremental profit stays at or above zero)."),
         ("Loyalty and relationship equity", fig_panels(res, [
             ("trust", "Trust (CRM customers)", "0-1", 1, False),
             ("affinity", "Affinity (CRM customers)", "0-1", 1, False),
@@ -287,7 +287,8 @@ numbers. Intervals are 95% confidence intervals over replications.</p>
 <h2>Market</h2><p>{e(market) if market else 'The arms run in different markets (see arm labels).'}</p>
 <h2>Summary: one row per arm</h2>
 <p class="muted">Mean over replications, 95% interval below. profit and roi are incremental against the
-holdout; payback_week is read from the mean curve (its interval from the band's edges).</p>
+holdout. payback_week: when every run paid back, the mean of the runs' payback weeks;
+otherwise the week the mean curve pays back (no interval; see payback_share).</p>
 {_metric_table(res.summary, ['arm'], main_metrics)}
 {_metric_table(res.summary, ['arm'], other)}
 <h2>Paired differences (arm minus versus, same seeds)</h2>

@@ -54,18 +54,32 @@ def test_mean_ci_is_the_student_t_interval():
     assert analysis.t975(60) == pytest.approx(2.000, abs=2e-3) and analysis.t975(120) == pytest.approx(1.980, abs=2e-3)
 
 
-def test_paired_differences_use_common_seeds_only():
-    weeks = [1, 2]
+def synthetic(curves: dict[tuple[str, int], list[float]]) -> pd.DataFrame:
+    """A weekly table with the given cumulative incremental profit per (arm, seed), zeros elsewhere."""
     rows = []
-    for arm, seeds, base in (("a", [0, 1, 2], 10.0), ("b", [1, 2, 3], 0.0)):
-        for s in seeds:
-            for w in weeks:
-                rows.append({"arm": arm, "seed": s, "week": w, "incremental_profit": base + s, "roi": 0.0,
-                             "cum_cost": 1.0, "cum_profit": 1.0, "our_sales": 0,
-                             **{o.column: 0.0 for o in analysis.OUTCOMES if o.column not in ("incremental_profit",)}})
-    weekly = pd.DataFrame(rows)
+    for (arm, seed), curve in curves.items():
+        for week, value in enumerate(curve, 1):
+            row = {o.column: 0.0 for o in analysis.OUTCOMES}
+            rows.append({**row, "arm": arm, "seed": seed, "week": week, "incremental_profit": value})
+    return pd.DataFrame(rows)
+
+
+def test_paired_differences_use_common_seeds_only():
+    weekly = synthetic({**{("a", s): [10.0 + s] * 2 for s in (0, 1, 2)}, **{("b", s): [float(s)] * 2 for s in (1, 2, 3)}})
     d = analysis.differences(weekly, [("a", "b")]).iloc[0]
     assert d["pairs"] == 2 and d["profit"] == 10 and d["profit_lo"] == d["profit_hi"] == 10
+
+
+def test_summary_payback_is_the_mean_of_the_runs_only_when_every_run_paid_back():
+    all_paid = synthetic({("a", 0): [-1, 1, 1, 1], ("a", 1): [-1, -1, -1, 1]})  # weeks 2 and 4
+    row = analysis.summary(all_paid, ["a"]).iloc[0]
+    assert row["payback_week"] == 3 and row["payback_week_lo"] < 3 < row["payback_week_hi"]
+    assert row["payback_share"] == 1
+    one_paid = synthetic({("a", 0): [-1, 5, 5, 5], ("a", 1): [-1, -1, -1, -2]})  # mean curve from week 2
+    row = analysis.summary(one_paid, ["a"]).iloc[0]
+    assert row["payback_week"] == 2 and math.isnan(row["payback_week_lo"]) and row["payback_share"] == 0.5
+    verdict = " ".join(analysis.verdict(analysis.summary(one_paid, ["a"]), analysis.differences(one_paid, []), [], 4))
+    assert "1 of 2 runs paid back" in verdict
 
 
 # --- the real command ---------------------------------------------------------------------------
