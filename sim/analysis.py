@@ -213,6 +213,8 @@ def _num(x: float, kind: str, sign: bool = False) -> str:
         return f"{x * 100:+.1f} points" if sign else f"{x * 100:.1f}%"
     if kind == "ratio":
         return f"{x:+.2f}" if sign else f"{x:.2f}"
+    if kind == "score":  # a 0-1 score such as trust
+        return f"{x:+.3f}" if sign else f"{x:.3f}"
     return f"{x:+,.0f}" if sign else f"{x:,.0f}"
 
 
@@ -232,12 +234,13 @@ def _clear(lo: float, hi: float) -> int:
 def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str, str]], weeks: int) -> list[str]:
     """Plain sentences for a strategist, each derived from a number and its 95% interval.
 
-    One sentence per arm against the no-contact holdout (profit, ROI, payback), then for
-    each main comparison (arm, versus) the paired difference in profit and in loyalty.
+    First, for each main comparison (arm, versus), the paired difference in profit and in
+    loyalty; then one sentence per arm against the no-contact holdout (profit, ROI, payback).
     """
     span = horizon_words(weeks)
     s = summ.set_index("arm")
-    lines = []
+    lines = []  # head to head first, then each arm against no contact
+    alone = []
     for arm, row in s.iterrows():
         gain = row["profit"]
         sign = _clear(row["profit_lo"], row["profit_hi"])
@@ -259,8 +262,8 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
                      else f" {runs}; the mean curve pays back from week {pb:.0f}.")
         else:
             text += f" No run paid back within {span}."
-        lines.append(text)
-    kinds = {"retention": ("points", "retention"), "trust": ("ratio", "trust"),
+        alone.append(text)
+    kinds = {"retention": ("points", "retention"), "trust": ("score", "trust"),
              "unsubscribe_rate": ("points", "unsubscribes")}
     keyed = diffs.set_index(["arm", "versus"])
     for arm, baseline in comparisons:
@@ -284,4 +287,4 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
             note = "" if _clear(lo, hi) else ", includes zero"
             parts.append(f"{label} {_num(val, kind, True)} ({_ci(lo, hi, kind, True)}{note})")
         lines.append(f"Loyalty, {arm} against {baseline}: " + "; ".join(parts) + ".")
-    return lines
+    return lines + alone

@@ -181,7 +181,7 @@ h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.25em;border-bottom:1px sol
 table{border-collapse:collapse;font-size:.85em;margin:.6em 0} td,th{border:1px solid #ddd;padding:.25em .5em;text-align:right}
 th{background:#f4f4f4} td:first-child,th:first-child{text-align:left} .verdict li{margin:.35em 0}
 .muted{color:#666;font-size:.85em} img{max-width:100%} pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.8em}
-.question{font-size:1.1em;background:#f3f7fb;border-left:4px solid #4a7fb5;padding:.5em .8em}
+table.text td{text-align:left} .question{font-size:1.1em;background:#f3f7fb;border-left:4px solid #4a7fb5;padding:.5em .8em}
 """
 
 KINDS = {"roi": "f2", "profit": "money", "payback_week": "int", "retention": "pct", "repurchase": "pct",
@@ -242,8 +242,9 @@ def _render(res: "Results", info: dict) -> str:
     figures = [
         ("When does it pay back? (the J-curve)", fig_jcurve(res),
          "Cumulative profit the strategy added against the no-contact holdout (same customers, same random "
-         "numbers), mean and 95% band over replications. Dotted lines: payback week (from then on the "
-         "cumulative incremental profit stays at or above zero)."),
+         "numbers), mean and 95% band over replications. Dotted lines: payback week, from which cumulative "
+         "incremental profit stays at or above zero (the mean over runs when every run paid back, else the "
+         "mean curve's)."),
         ("Loyalty and relationship equity", fig_panels(res, [
             ("trust", "Trust (CRM customers)", "0-1", 1, False),
             ("affinity", "Affinity (CRM customers)", "0-1", 1, False),
@@ -282,7 +283,7 @@ numbers. Intervals are 95% confidence intervals over replications.</p>
 <h2>Verdict</h2>
 <ul class="verdict">{''.join(f'<li>{e(v)}</li>' for v in verdict)}</ul>
 <h2>Arms</h2>
-<table><tr><th>arm</th><th>strategy</th><th>what it does</th><th>parameter overrides</th></tr>{arms_rows}</table>
+<table class="text"><tr><th>arm</th><th>strategy</th><th>what it does</th><th>parameter overrides</th></tr>{arms_rows}</table>
 <p>Main comparisons: {e('; '.join(f'{a} against {b}' for a, b in res.comparisons)) or 'none (one arm)'}.</p>
 <h2>Market</h2><p>{e(market) if market else 'The arms run in different markets (see arm labels).'}</p>
 <h2>Summary: one row per arm</h2>

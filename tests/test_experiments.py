@@ -192,3 +192,23 @@ def test_dashboard_subcommand_without_the_app_says_so(monkeypatch, capsys):
     assert main(["dashboard"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "dashboard" in err[0]
+
+
+def test_a_run_that_fails_while_writing_leaves_only_an_incomplete_folder(tmp_path, monkeypatch):
+    from sim import report
+    from sim.experiment import Results, write_results
+
+    weekly = synthetic({("a", 0): [1.0, 2.0]})
+    tiers = pd.DataFrame({"tier": ["light"], "arm": ["a"], "seed": [0], "net_value": [1.0]})
+    res = Results("x", "q?", [{"name": "a"}], "a", 2, [0], {}, weekly, tiers).analyse()
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt  # as if the user pressed Ctrl-C while the report was drawn
+
+    monkeypatch.setattr(report, "write_report", broken)
+    with pytest.raises(KeyboardInterrupt):
+        write_results(res, tmp_path / "run")
+    assert [p.name for p in tmp_path.iterdir()] == [f"run{INCOMPLETE}"]
+    assert not (tmp_path / f"run{INCOMPLETE}" / MARKER).exists()
+    monkeypatch.undo()
+    assert main(["report", str(tmp_path / f"run{INCOMPLETE}")]) == 2
