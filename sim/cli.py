@@ -55,11 +55,13 @@ def hydra_main(cfg: DictConfig) -> str:
     quiet_mesa()
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
+    # Hydra's basic launcher runs jobs one after another: each may use every core.
+    parallel_jobs = multirun and "BasicLauncher" not in str(OmegaConf.select(hc, "launcher._target_", default=""))
     staging = Path(hc.runtime.output_dir)
     final = staging.with_name(staging.name.removesuffix(INCOMPLETE))
     choices = hc.runtime.choices
     try:
-        spec = experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")), multirun)
+        spec = experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")), parallel_jobs)
     except ParameterError as err:
         if multirun:
             raise
@@ -67,7 +69,7 @@ def hydra_main(cfg: DictConfig) -> str:
         print(f"rapport: error: {err}", file=sys.stderr)
         sys.exit(2)
     started = time.time()
-    results = run_experiment(spec, progress=not multirun)
+    results = run_experiment(spec, progress=not parallel_jobs)
     report = cfg.report if cfg.report is not None else not multirun
     out = write_results(results, final, report=report, config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
                         started=started, staging=staging)
@@ -163,7 +165,7 @@ def preflight(argv: list[str]) -> None:
                 cfg = compose("config", overrides=combo, return_hydra_config=True)
                 choices = cfg.hydra.runtime.choices
                 name = run_name(choices.get("experiment"), choices.get("strategy"))
-                experiment_spec(cfg, name, bool(args.multirun))
+                experiment_spec(cfg, name)
     except ParameterError:
         raise
     except Exception as err:  # Hydra and OmegaConf errors: turn them into one line

@@ -80,7 +80,7 @@ class RapportConfig:
     horizon_weeks: int = 260
     seed: int = 0
     replications: int = 10
-    workers: int = 0  # processes for the replications; 0 = one per core (1 inside a multirun job)
+    workers: int = 0  # processes for the replications; 0 = one per core (1 under a parallel launcher)
     results_dir: str = "results"
     report: Optional[bool] = None  # HTML report; None = yes for a single run, no for multirun jobs
 
@@ -165,13 +165,14 @@ def _whole(cfg: Any, key: str) -> int:
     return value
 
 
-def experiment_spec(cfg: Any, name: str, multirun: bool = False) -> ExperimentSpec:
+def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> ExperimentSpec:
     """Check a composed config and turn it into an ``ExperimentSpec``.
 
     Args:
         cfg: The composed config (DictConfig or plain dict).
         name: Experiment name (the chosen ``experiment`` file, or ``strategy-NAME``).
-        multirun: Whether this is one job of a Hydra multirun (workers default to 1).
+        shared_cores: Whether other jobs run at the same time (a parallel Hydra launcher):
+            then ``workers=0`` means one process, not one per core.
 
     Raises:
         ParameterError: one line naming the field, the value and what is allowed.
@@ -219,8 +220,8 @@ def experiment_spec(cfg: Any, name: str, multirun: bool = False) -> ExperimentSp
     baseline = (exp.get("baseline") if strategy is None else None) or names[0]
     if baseline not in names:
         raise ParameterError(f"experiment.baseline={baseline!r}: not an arm, allowed are {', '.join(names)}")
-    if workers == 0 and multirun:
-        workers = 1  # jobs of a multirun are already spread over processes by the launcher
+    if workers == 0 and shared_cores:
+        workers = 1  # the launcher already spreads jobs over the cores
     return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, horizon, seed, reps,
                           workers, base)
 

@@ -153,7 +153,7 @@ def test_bad_overrides_stop_before_any_folder_is_made(tmp_path, capsys, args, fr
 def test_multirun_two_by_two_is_gathered_into_one_comparison(tmp_path):
     out = tmp_path / "results"
     proc = rapport("-m", "strategy=constant_sales,reciprocal_value", "market.customers=200,300", "horizon_weeks=20",
-                   "replications=2", f"results_dir={out}", cwd=tmp_path)
+                   "replications=2", "workers=1", f"results_dir={out}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     [sweep] = list((out / "multirun").iterdir())
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and p.name != COMPARISON)
