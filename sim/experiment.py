@@ -183,7 +183,8 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True) -> Results:
     return Results(spec.name, spec.question, arms, spec.baseline, spec.horizon_weeks, spec.seeds,
                    {k: spec.params[k] for k in MARKET_KEYS}, weekly_df,
                    _lead(pd.concat(tiers, ignore_index=True), lead),
-                   _lead(pd.concat(customers, ignore_index=True), lead) if customers else None).analyse()
+                   _lead(pd.concat(customers, ignore_index=True), lead) if customers else None,
+                   comparisons=list(spec.comparisons)).analyse()
 
 
 def _lead(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:
@@ -342,6 +343,7 @@ def gather(folder: Path, progress: bool = True) -> Path:
     weekly, tiers, customers, arms = [], [], [], {}
     seen: dict[str, set] = {}  # label -> seeds already taken
     fingerprints: dict[str, str] = {}  # label -> the settings that made it
+    job_labels: dict[str, dict[str, str]] = {}  # folder -> arm name -> label
     for path, res, over in jobs:
         # The context: what differs from other jobs besides the strategy (e.g. market size).
         context = " ".join(f"{k}={over[k]}" for k in varying if k in over and k != "strategy")
@@ -353,6 +355,7 @@ def gather(folder: Path, progress: bool = True) -> Path:
             if fingerprints.setdefault(label, mark) != mark:  # same name, other settings: keep apart
                 label = f"{label} [{path.name}]"
                 fingerprints.setdefault(label, mark)
+            job_labels.setdefault(path.name, {})[arm["name"]] = label
             arms.setdefault(label, {**arm, "name": label, "folder": path.name, "base": arm["name"],
                                     "context": context})
             w = res.weekly[(res.weekly["arm"] == arm["name"]) & ~res.weekly["seed"].isin(seen.get(label, set()))]
@@ -369,11 +372,19 @@ def gather(folder: Path, progress: bool = True) -> Path:
     names = list(arms)
     # Compare arms within each context (same market, different strategy) with that context's baseline.
     comparisons, baseline = [], None
-    for context in dict.fromkeys(a["context"] for a in arms.values()):
+    for path, res, _ in jobs:  # each run's own comparisons, between its arms
+        label = job_labels[path.name]
+        comparisons += [(label[a], label[b]) for a, b in res.comparisons if a in label and b in label]
+    for context in dict.fromkeys(a["context"] for a in arms.values()):  # and across runs, in the same setting
         members = [n for n in names if arms[n]["context"] == context]
         base = next((n for n in members if arms[n]["base"] == first.baseline), members[0])
         baseline = baseline or base
         comparisons += [(n, base) for n in members if n != base]
+    unique: list[tuple[str, str]] = []
+    for c in comparisons:
+        if c not in unique and (c[1], c[0]) not in unique:
+            unique.append(c)
+    comparisons = unique
     weeks = max(r.horizon_weeks for _, r, _ in jobs)
     seeds = sorted({int(s) for w in weekly for s in w["seed"].unique()})
     notes = [f"Gathered from {len(jobs)} complete run folder(s) in {folder}"

@@ -65,6 +65,7 @@ class ExperimentConfig:
     question: str = ""
     arms: List[ArmConfig] = field(default_factory=list)
     baseline: Optional[str] = None  # arm the others are compared with; default: the first arm
+    comparisons: List[List[str]] = field(default_factory=list)  # [arm, versus] pairs; default: each vs baseline
     holdout: str = HOLDOUT  # the model always runs the no-contact holdout in lockstep
 
 
@@ -111,6 +112,7 @@ class ExperimentSpec:
     question: str
     arms: tuple[Arm, ...]
     baseline: str
+    comparisons: tuple[tuple[str, str], ...]  # (arm, versus) pairs the verdict states
     horizon_weeks: int
     seed: int
     replications: int
@@ -220,9 +222,15 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
     baseline = (exp.get("baseline") if strategy is None else None) or names[0]
     if baseline not in names:
         raise ParameterError(f"experiment.baseline={baseline!r}: not an arm, allowed are {', '.join(names)}")
+    pairs = exp.get("comparisons") or [] if strategy is None else []
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, list) or len(pair) != 2 or pair[0] == pair[1] or any(n not in names for n in pair):
+            raise ParameterError(f"experiment.comparisons[{i}]={pair!r}: expected [arm, versus], two different arms "
+                                 f"from {', '.join(names)}")
+    comparisons = tuple((a, b) for a, b in pairs) or tuple((n, baseline) for n in names if n != baseline)
     if workers == 0 and shared_cores:
         workers = 1  # the launcher already spreads jobs over the cores
-    return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, horizon, seed, reps,
+    return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, comparisons, horizon, seed, reps,
                           workers, base)
 
 

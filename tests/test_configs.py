@@ -96,7 +96,9 @@ def test_every_experiment_composes_and_runs(hydra_ctx, experiment):
 def test_word_of_mouth_arms_carry_parameter_overrides(hydra_ctx):
     spec = spec_for(["experiment=word_of_mouth"])
     ties = {a.name: a.params["social_ties"] for a in spec.arms}
-    assert ties["reciprocal_value, no ties"] == 0 and ties["reciprocal_value"] == PARAMS["social_ties"].default
+    assert ties["reciprocal_value without ties"] == 0 and ties["reciprocal_value"] == PARAMS["social_ties"].default
+    assert spec.comparisons == (("reciprocal_value without ties", "reciprocal_value"),
+                                ("constant_sales without ties", "constant_sales"))
 
 
 def test_command_line_overrides_reach_the_spec(hydra_ctx):
