@@ -7,7 +7,8 @@ Benchmarks report, they do not assert: the exit status is 0 whatever the figures
 Measured (medians of several repeats):
     (a) ``RelationshipModel.step`` throughput in customer-weeks per second at 1,000,000 customers,
         one market (holdout=False) and with the holdout twin (holdout=True; customer-weeks of the
-        treated market only), journeys=0, after warm-up weeks;
+        treated market only), journeys=0, after warm-up weeks; with numba's default thread
+        count and with one thread;
     (b) the same for ``BaselineModel`` (one Mesa agent per customer) on a small market, and the ratio;
     (c) wall time of a default run, 5,000 customers for 260 weeks (holdout on), build included;
     (d) memory per customer: the state arrays, everything the model holds at rest, and the extra
@@ -200,7 +201,7 @@ def verdict(ok: bool) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes and few repeats (about 20 s)")
+    ap.add_argument("--quick", action="store_true", help="200,000 customers, few repeats (under a minute)")
     ap.add_argument("--customers", type=int, help="customers of the vectorised throughput runs (default 1,000,000)")
     ap.add_argument("--baseline-customers", type=int, help="customers of the baseline runs (default 2,000)")
     ap.add_argument("--strategy", default="reciprocal_value", help="strategy of the throughput runs")
