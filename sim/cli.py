@@ -30,7 +30,7 @@ from .schema import GROUPS, PARAMS, experiment_spec, register
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 MAX_CHECKED_COMBINATIONS = 64  # beyond this, a sweep's values are checked one key at a time
-HYDRA_FLAGS = ("help", "hydra_help", "info", "cfg", "shell_completion", "config_path", "config_dir", "resolve")
+HYDRA_FLAGS = ("help", "hydra_help", "info", "cfg", "shell_completion", "config_path", "resolve")
 
 
 def run_name(experiment, strategy) -> str:
@@ -82,14 +82,17 @@ def hydra_main(cfg: DictConfig) -> str:
 
 
 def _discard(staging: Path, root: Path) -> None:
-    """Remove the folder Hydra made for a run that never started, and its empty parents."""
+    """Remove the folder Hydra made for a run that never started, and the parents it left
+    empty, up to and including ``root`` (the results folder)."""
     shutil.rmtree(staging, ignore_errors=True)
-    parent = staging.parent
     root = root.resolve()
-    while parent.resolve() != root and root in parent.resolve().parents:
+    parent = staging.parent.resolve()
+    while parent == root or root in parent.parents:
         try:
-            parent.rmdir()
+            parent.rmdir()  # only if empty
         except OSError:
+            break
+        if parent == root:
             break
         parent = parent.parent
 
@@ -142,8 +145,8 @@ def _combinations(overrides: list) -> list[list[str]]:
 def preflight(argv: list[str]) -> None:
     """Compose and check every run the command would start; raise ParameterError if one is bad.
 
-    Flags that only show information (``--help``, ``--cfg``...) or change where configs
-    are found are left to Hydra.
+    Flags that only show information (``--help``, ``--cfg``...) or pick another primary
+    config are left to Hydra.
     """
     from hydra import compose, initialize_config_dir
     from hydra._internal.utils import get_args_parser
@@ -155,7 +158,10 @@ def preflight(argv: list[str]) -> None:
         return
     if args.config_name not in (None, "config"):
         return
-    own = [o for o in args.overrides if not o.lstrip("+~").startswith("hydra")]
+    # Hydra's own settings are Hydra's to check, except where configs are looked for.
+    own = [o for o in args.overrides if not o.lstrip("+~").startswith("hydra") or o.startswith("hydra.searchpath")]
+    if args.config_dir and not any(o.startswith("hydra.searchpath") for o in own):
+        own.append(f"hydra.searchpath=[file://{Path(args.config_dir).resolve()}]")
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(str(CONFIG_DIR), version_base="1.3", job_name="rapport"):
