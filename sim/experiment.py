@@ -23,7 +23,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from multiprocessing import get_context
 from pathlib import Path
@@ -36,9 +36,7 @@ import yaml
 from . import analysis
 from .params import ParameterError
 from .schema import ExperimentSpec
-from .state import TIERS
 
-log = logging.getLogger(__name__)
 INCOMPLETE = ".incomplete"
 MARKER = "COMPLETE"
 COMPARISON = "comparison"
