@@ -311,7 +311,7 @@ def _fingerprint(folder: Path) -> dict:
     return {k: v for k, v in (cfg or {}).items() if k not in NOT_ARM_KEYS}
 
 
-def gather(folder: Path, progress: bool = True) -> Path:
+def gather(folder: Path) -> Path:
     """Pool the complete runs under ``folder`` into one comparison in ``folder/comparison/``.
 
     Each job's arms are labelled by the overrides that vary between jobs (seed and run
