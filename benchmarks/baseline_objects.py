@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sim.market import build_market  # noqa: E402
 from sim.params import CHANNELS, CONTENTS, validate  # noqa: E402
 from sim.rules import NEED_WIDTH, REMINDER_WINDOW  # noqa: E402
-from sim.state import N_CATEGORIES, RIVAL, US, Stage  # noqa: E402
+from sim.state import FIELDS, N_CATEGORIES, RIVAL, US, Stage  # noqa: E402
 from sim.strategies import compile_policy, load_strategy  # noqa: E402
 
 SALES, VALUE, REMINDER, EVENT = (CONTENTS.index(c) for c in
@@ -77,6 +77,11 @@ class Rules:
         self.mix = policy.mix_cum.tolist()  # [stage][tier][content]
         self.attention = [p[f"attention_{c}"] for c in CHANNELS]
         self.channel_cost = [p[f"cost_{c}"] for c in CHANNELS]
+        # expected cost of one week's contacts per (stage, tier): what the budget is checked against
+        self.wanted = [[f * (self.channel_cost[ch] + (m[VALUE] - (m[VALUE - 1] if VALUE else 0.0))
+                             * p["cost_value_content"])
+                        for f, ch, m in zip(fs, chs, ms)]
+                       for fs, chs, ms in zip(self.frequency, self.channel, self.mix)]
         self.existing = math.log1p(p["existing_customer_bonus"])
 
 
@@ -367,9 +372,7 @@ class BaselineModel(mesa.Model):
         self.treated_rules = Rules(p, self.policy)
         self.holdout_rules = Rules(p, NO_CONTACT)
         self.counters = {"treated": [0, 0, 0, 0], "holdout": [0, 0, 0, 0]}
-        names = ("trust", "affinity", "fatigue", "reciprocity", "stage", "tier", "spend", "interests",
-                 "vehicle_age", "cycle", "service_due", "owner", "known", "opted_in", "ever_ours",
-                 "serviced_with_us", "margin", "cost", "contacts", "purchases", "service_visits")
+        names = tuple(f.name for f in FIELDS)
         columns = {name: getattr(pop, name).tolist() for name in names}
         ties = pop.ties.tolist()
         self.customers = [Customer(self, {name: columns[name][i] for name in names}, ties[i])
@@ -387,9 +390,7 @@ class BaselineModel(mesa.Model):
         budget = self.params["budget"]
         if math.isinf(budget):
             return 1.0
-        r = self.treated_rules
-        wanted = sum(r.frequency[c.stage][c.tier] * r.channel_cost[r.channel[c.stage][c.tier]]
-                     for c in self.customers if c.known and c.opted_in)
+        wanted = sum(self.treated_rules.wanted[c.stage][c.tier] for c in self.customers if c.known and c.opted_in)
         return 1.0 if wanted <= budget else budget / wanted
 
     def step(self) -> None:

@@ -70,8 +70,8 @@ def baseline_runs(strategy: str, seeds=range(SEEDS), holdout=True, **params) -> 
 
 
 @lru_cache(maxsize=None)
-def runs(strategy: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return core_runs(strategy), baseline_runs(strategy)
+def runs(strategy: str, budget: float = float("inf")) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return core_runs(strategy, budget=budget), baseline_runs(strategy, budget=budget)
 
 
 def z_scores(a: pd.DataFrame, b: pd.DataFrame, columns) -> pd.Series:
@@ -94,9 +94,10 @@ def test_same_starting_market():
     assert [c.ties for c in base.customers] == core.pop.ties.tolist()
 
 
-@pytest.mark.parametrize("strategy", ["constant_sales", "reciprocal_value"])
-def test_same_weekly_outcomes(strategy):
-    core, base = runs(strategy)
+@pytest.mark.parametrize("strategy, budget", [("constant_sales", float("inf")), ("reciprocal_value", float("inf")),
+                                              ("reciprocal_value", 40.0)])
+def test_same_weekly_outcomes(strategy, budget):
+    core, base = runs(strategy, budget)
     z = z_scores(core, base, OUTCOMES + ("holdout_profit",))
     assert (z.abs() < TOLERANCE).all(), f"{strategy}: outcomes differ (z-scores):\n{z[z.abs() >= TOLERANCE]}"
     assert (base["holdout_contacts"] == 0).all()
