@@ -172,13 +172,19 @@ def _logistic(x):
 
 
 @nb.njit(cache=True, inline="always")
-def _relevant(interests, u, targeting):
-    """An offer is relevant if aimed at the customer's interests (chance = targeting) or,
-    if not aimed, its random category happens to interest them. One uniform gives both
-    the category (its integer part after scaling) and the aim (its fractional part)."""
+def _aimed(u, targeting):
+    """Whether content is aimed at this customer (chance = targeting): the fractional part
+    of ``u`` after scaling by the number of categories, independent of the category."""
     scaled = u * N_CATEGORIES
-    category = min(int(scaled), N_CATEGORIES - 1)
-    return (scaled - category) < targeting or ((interests >> category) & 1) == 1
+    return scaled - min(int(scaled), N_CATEGORIES - 1) < targeting
+
+
+@nb.njit(cache=True, inline="always")
+def _relevant(interests, u, targeting):
+    """An offer is relevant if aimed at the customer's interests or, if not aimed, its
+    random category (the integer part of ``u`` scaled) happens to interest them."""
+    category = min(int(u * N_CATEGORIES), N_CATEGORIES - 1)
+    return _aimed(u, targeting) or ((interests >> category) & 1) == 1
 
 
 @nb.njit(cache=True, parallel=True)
@@ -232,8 +238,8 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
         due_soon = s.service_due[i] <= REMINDER_WINDOW
         if content == SALES:
             fitting = offer_relevant
-        elif content == REMINDER:
-            fitting = due_soon
+        elif content == REMINDER:  # relevant near the due date, or when aimed (timed to the customer's car)
+            fitting = due_soon or _aimed(U[2, i], target[g])
         else:
             fitting = True
         irrelevant = contacted and not fitting
@@ -243,7 +249,7 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
             fatigue += k.fatigue_relevant
         fatigue = min(fatigue, 1.0)
         cost = 0.0
-        opened = value_read = attended = ask_read = reminder_read = offer_read = visited = False
+        opened = value_read = attended = ask_read = offer_read = visited = False
         heed = 1.0
         if contacted:
             e |= E.contacted | content | (channel << 2)
@@ -269,7 +275,8 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
                 value_read = content == VALUE
                 attended = content == EVENT and U[4, i] < k.event_attendance * (0.5 + affinity)
                 ask_read = content == SALES
-                reminder_read = content == REMINDER and due_soon
+                if content == REMINDER and due_soon:
+                    s.reminded[i] = True
                 heed = min(max(1.0 + k.reciprocity_strength * k.reciprocity_heed * balance, 0.0), 2.0)
                 if ask_read and not offer_relevant and balance < 0:
                     trust -= k.reciprocity_strength * k.ask_trust_cost
@@ -335,7 +342,7 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
             e |= E.serviced
             sold_by_us = s.owner[i] == US
             v_us = (k.trust_weight * trust + k.affinity_weight * affinity + k.service_pull * sold_by_us
-                    + k.service_reminder_lift * reminder_read)
+                    + k.service_reminder_lift * s.reminded[i])
             v_other = k.rival_pull + k.service_pull * (not sold_by_us)
             serviced_us = U[10, i] < _logistic(v_us - v_other)
             if relationship or bought_us:
@@ -356,6 +363,7 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
                 counts[C.rival_service_visits] += 1
                 money[M.rival_revenue] += k.service_margin * s.spend[i]
             s.service_due[i] = int(k.service_interval_weeks)
+            s.reminded[i] = False
 
         # 7. defection
         trust = min(max(trust, 0.0), 1.0)

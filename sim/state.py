@@ -59,6 +59,7 @@ FIELDS: tuple[Field, ...] = (
     Field("opted_in", np.bool_, "", 0, 1, "Accepts marketing contact (false after unsubscribing)."),
     Field("ever_ours", np.bool_, "", 0, 1, "Has owned a car bought from us during the run or at its start."),
     Field("serviced_with_us", np.bool_, "", 0, 1, "Last service visit was at our dealership."),
+    Field("reminded", np.bool_, "", 0, 1, "Read a timely service reminder from us since the last service."),
     Field("margin", np.float64, "$", 0, np.inf, "Cumulative gross margin earned from the customer."),
     Field("cost", np.float64, "$", 0, np.inf, "Cumulative marketing cost spent on the customer."),
     Field("contacts", np.int32, "contacts", 0, 2**31 - 1, "Contacts received from us."),
