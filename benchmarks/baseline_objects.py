@@ -59,11 +59,16 @@ def _logistic(x: float) -> float:
     return e / (1.0 + e)
 
 
-def _relevant(interests: int, u: float, targeting: float) -> bool:
-    """Scalar twin of ``sim.rules.relevant``: aimed (chance = targeting) or of interest."""
+def _aimed(u: float, targeting: float) -> bool:
+    """Scalar twin of ``sim.rules._aimed``: the fractional part of u scaled is below targeting."""
     scaled = u * N_CATEGORIES
-    category = min(int(scaled), N_CATEGORIES - 1)
-    return (scaled - category) < targeting or bool((interests >> category) & 1)
+    return scaled - min(int(scaled), N_CATEGORIES - 1) < targeting
+
+
+def _relevant(interests: int, u: float, targeting: float) -> bool:
+    """Scalar twin of ``sim.rules._relevant``: aimed (chance = targeting) or of interest."""
+    category = min(int(u * N_CATEGORIES), N_CATEGORIES - 1)
+    return _aimed(u, targeting) or bool((interests >> category) & 1)
 
 
 class Rules:
@@ -144,7 +149,7 @@ class Customer(mesa.Agent):
         if is_offer:
             fitting = offer_relevant
         elif content == REMINDER:
-            fitting = due_soon
+            fitting = due_soon or _aimed(u_aim, r.targeting[stage][tier])
         else:
             fitting = True
         irrelevant = contacted and not fitting
@@ -174,7 +179,8 @@ class Customer(mesa.Agent):
         attended = (opened and content == EVENT
                     and u_event < p["event_attendance"] * (0.5 + self.affinity))
         ask_read = opened and is_offer
-        reminder_read = opened and content == REMINDER and due_soon
+        if opened and content == REMINDER and due_soon:
+            self.reminded = True
         balance = self.reciprocity
         strength = p["reciprocity_strength"]
         heed = min(max(1 + strength * p["reciprocity_heed"] * balance, 0.0), 2.0)
@@ -239,7 +245,7 @@ class Customer(mesa.Agent):
         if self.service_due <= 0:
             sold_by_us = self.owner == US
             v_us = (p["trust_weight"] * self.trust + p["affinity_weight"] * self.affinity
-                    + p["service_pull"] * sold_by_us + p["service_reminder_lift"] * reminder_read)
+                    + p["service_pull"] * sold_by_us + p["service_reminder_lift"] * self.reminded)
             v_other = p["rival_pull"] + p["service_pull"] * (not sold_by_us)
             serviced_us = u_service_choice < _logistic(v_us - v_other)
             if relationship or bought_us:
@@ -260,6 +266,7 @@ class Customer(mesa.Agent):
                 w["rival_service_visits"] += 1
                 w["rival_revenue"] += p["service_margin"] * self.spend
             self.service_due = p["service_interval_weeks"]
+            self.reminded = False
 
         # 7. defection of owners with low equity
         self.trust = min(max(self.trust, 0.0), 1.0)
