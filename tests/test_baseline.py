@@ -95,7 +95,7 @@ def test_same_starting_market():
 
 
 @pytest.mark.parametrize("strategy, budget", [("constant_sales", float("inf")), ("reciprocal_value", float("inf")),
-                                              ("reciprocal_value", 40.0)])
+                                              ("reciprocal_value", 40.0), ("service_followup", float("inf"))])
 def test_same_weekly_outcomes(strategy, budget):
     core, base = runs(strategy, budget)
     z = z_scores(core, base, OUTCOMES + ("holdout_profit",))
