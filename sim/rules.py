@@ -29,16 +29,17 @@ customer:
    detractors (low); some tell one tie each week. Recommendations raise the listener's
    trust and bring new prospects; warnings lower it and are heeded more often.
 
-All random numbers of a week are drawn before the rules run, one array per decision,
-so every strategy sees the same draws (common random numbers). The rules are one
-compiled kernel (numba) over the structure of arrays: one pass over all customers.
+Random numbers are common to all strategies: the uniform for customer i and decision j
+(a row of ``DRAWS``) in a given week is a fixed hash of the week's key and (i, j), the
+key coming from a stream spawned from the model's generator. So every strategy, and the
+holdout, sees the same draws whatever it did (common random numbers), and only the
+draws a customer needs are computed. The rules are one compiled kernel (numba) over
+the structure of arrays: one pass over all customers.
 """
 
 from __future__ import annotations
 
-import functools
 from collections import namedtuple
-from concurrent.futures import ThreadPoolExecutor
 
 import numba as nb
 import numpy as np
@@ -47,7 +48,7 @@ from .params import CHANNELS, CONTENTS
 from .state import FIELDS, N_CATEGORIES, RIVAL, STAGES, US, Population, Stage
 from .strategies import Policy
 
-# One uniform array per decision, drawn every week in this order whatever the strategy.
+# The decisions that take a uniform draw; the index is the decision's place in the hash.
 DRAWS = ("contact", "content", "aim", "open", "event", "visit", "unsubscribe", "rival",
          "buy", "choice", "service_choice", "quality", "defect", "talk", "tie", "opt_in")
 SALES, VALUE, REMINDER, EVENT = (CONTENTS.index(c) for c in
@@ -95,27 +96,29 @@ CHUNKS = 64  # customers are processed in this many fixed chunks (in parallel); 
 
 
 class Draws:
-    """The week's uniform draws, one row per name in DRAWS.
+    """The week's random numbers: one 64-bit key per week, from which the kernel derives the
+    uniform of customer i for decision j (row j of DRAWS) with a counter-based hash, and only
+    when the decision is actually taken.
 
-    The rows are filled by two independent streams spawned from the model's generator,
-    half the rows each, in two threads (numpy releases the GIL while filling). Which
-    stream fills which row is fixed, so the draws depend only on the seed.
+    The keys come from a stream spawned from the model's generator, so the draws depend only
+    on the seed; every arm and the holdout see the same draws (common random numbers),
+    whatever the strategy, the thread count or which decisions were needed.
     """
 
     def __init__(self, n: int, rng: np.random.Generator):
-        self.table = np.empty((len(DRAWS), n), dtype=np.float32)
-        self.streams = rng.spawn(2)
+        self.n = n
+        self.stream = rng.spawn(1)[0]
+        self.key = np.uint64(0)
 
     def fill(self) -> None:
-        half = len(DRAWS) // 2
-        second = _pool().submit(self.streams[1].random, out=self.table[half:], dtype=np.float32)
-        self.streams[0].random(out=self.table[:half], dtype=np.float32)
-        second.result()
+        self.key = np.uint64(self.stream.integers(0, 2**63))
 
-
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="rapport-draws")
+    @property
+    def table(self) -> np.ndarray:
+        """This week's draws as a (len(DRAWS), n) float32 table, for inspection and tests."""
+        out = np.empty((len(DRAWS), self.n), np.float32)
+        _table(self.key, out)
+        return out
 
 
 class Coefficients:
@@ -151,7 +154,7 @@ def step(pop: Population, policy: Policy, draws: Draws, c: Coefficients, events:
     try:
         _week(arrays, pop.ties, policy.frequency.ravel(), policy.channel.ravel(),
               policy.mix_cum.reshape(-1, len(CONTENTS)), policy.targeting.ravel(), seg_cost,
-              c.attention, c.channel_cost, c.k, draws.table, events, np.empty(pop.n, np.int32), counts, money)
+              c.attention, c.channel_cost, c.k, draws.key, events, np.empty(pop.n, np.int32), counts, money)
         _census(arrays, census)
     finally:
         nb.set_num_threads(threads)
@@ -164,6 +167,23 @@ def step(pop: Population, policy: Policy, draws: Draws, c: Coefficients, events:
                  "service_with_us_by_our_owners"):
         setattr(pop, name, getattr(pop, name) + out.pop(name))
     return out
+
+
+@nb.njit(cache=True, inline="always")
+def _u(key, i, j):
+    """Uniform in [0, 1) for customer i and decision j: SplitMix64 of the week's key and 16 i + j."""
+    z = key + np.uint64(16 * i + j) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return np.float32(z >> np.uint64(40)) * np.float32(1.0 / 16777216.0)
+
+
+@nb.njit(cache=True, parallel=True)
+def _table(key, out):
+    for i in nb.prange(out.shape[1]):
+        for j in range(out.shape[0]):
+            out[j, i] = _u(key, i, j)
 
 
 @nb.njit(cache=True, inline="always")
@@ -192,7 +212,7 @@ def _week(s, ties, freq, chan, mix, target, seg_cost, attention, ccost, k, U, ev
     n = s.trust.shape[0]
     # budget: thin all contacts by one factor when the policy would cost more than the budget
     wanted = 0.0
-    for i in range(n):
+    for i in range(n if k.budget < np.inf else 0):  # no pass when there is no budget
         if s.known[i] and s.opted_in[i]:
             wanted += seg_cost[s.stage[i] * 2 + s.tier[i]]
     thin = 1.0 if wanted <= k.budget else k.budget / wanted
@@ -222,24 +242,25 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
         interests = s.interests[i]
 
         # 2. the rival's offers
-        rival_offer = U[7, i] < k.rival_contact_rate
+        u_offer = _u(U, i, 7)
+        rival_offer = u_offer < k.rival_contact_rate
         rival_relevant = False
         if rival_offer:
             counts[C.rival_contacts] += 1
-            rival_relevant = _relevant(interests, U[7, i] / k.rival_contact_rate, k.rival_targeting)
+            rival_relevant = _relevant(interests, u_offer / k.rival_contact_rate, k.rival_targeting)
 
         # 3. our contacts
         g = stage * 2 + s.tier[i]
-        contacted = s.known[i] and s.opted_in[i] and U[0, i] < freq[g] * thin
-        u = U[1, i]
+        contacted = s.known[i] and s.opted_in[i] and _u(U, i, 0) < freq[g] * thin
+        u = _u(U, i, 1) if contacted else np.float32(0)  # content and aim only matter when contacted
         content = (u >= mix[g, 0]) + (u >= mix[g, 1]) + (u >= mix[g, 2])
         channel = chan[g]
-        offer_relevant = _relevant(interests, U[2, i], target[g])
+        offer_relevant = contacted and _relevant(interests, _u(U, i, 2), target[g])
         due_soon = s.service_due[i] <= REMINDER_WINDOW
         if content == SALES:
             fitting = offer_relevant
         elif content == REMINDER:  # relevant near the due date, or when aimed (timed to the customer's car)
-            fitting = due_soon or _aimed(U[2, i], target[g])
+            fitting = due_soon or _aimed(_u(U, i, 2), target[g])
         else:
             fitting = True
         irrelevant = contacted and not fitting
@@ -261,19 +282,19 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
                 if offer_relevant:
                     counts[C.relevant_offers] += 1
             cost = ccost[channel] + (k.cost_value_content if content == VALUE else 0.0)
-            if irrelevant and U[6, i] < k.unsubscribe_rate * fatigue:
+            if irrelevant and _u(U, i, 6) < k.unsubscribe_rate * fatigue:
                 s.opted_in[i] = False
                 e |= E.unsubscribed
                 counts[C.unsubscribes] += 1
 
             # 4. attention and what is read
             p_open = attention[channel] * (0.5 + trust) * (1.0 - k.fatigue_sensitivity * fatigue)
-            opened = U[3, i] < p_open
+            opened = _u(U, i, 3) < p_open
             if opened:
                 e |= E.opened
                 counts[C.opens] += 1
                 value_read = content == VALUE
-                attended = content == EVENT and U[4, i] < k.event_attendance * (0.5 + affinity)
+                attended = content == EVENT and _u(U, i, 4) < k.event_attendance * (0.5 + affinity)
                 ask_read = content == SALES
                 if content == REMINDER and due_soon:
                     s.reminded[i] = True
@@ -295,7 +316,7 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
                 offer_read = ask_read and offer_relevant
                 if offer_read or attended or value_read:
                     strength = 1.0 if (offer_read or attended) else 0.3
-                    visited = U[5, i] < k.visit_rate * (0.5 + need) * strength
+                    visited = _u(U, i, 5) < k.visit_rate * (0.5 + need) * strength
                     if visited:
                         e |= E.visited
                         counts[C.visits] += 1
@@ -303,11 +324,11 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
         # 5. purchases
         offer_push = heed if offer_read else 0.0
         hazard = k.purchase_hazard * need * (1.0 + k.offer_lift * (offer_push + rival_relevant))
-        buying = U[8, i] < hazard
+        buying = _u(U, i, 8) < hazard
         u_us = (k.trust_weight * trust + k.affinity_weight * affinity + k.offer_pull * offer_push
                 + k.existing * relationship)
         u_rival = k.rival_pull + k.offer_pull * rival_relevant + k.existing * (s.owner[i] == RIVAL)
-        bought_us = buying and U[9, i] < _logistic(u_us - u_rival)
+        bought_us = buying and _u(U, i, 9) < _logistic(u_us - u_rival)
         bought_rival = buying and not bought_us
         if buying:
             if relationship:
@@ -325,7 +346,7 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
             s.owner[i] = US
             if not s.known[i]:
                 s.known[i] = True
-                if U[15, i] < k.opt_in:
+                if _u(U, i, 15) < k.opt_in:
                     s.opted_in[i] = True
                     counts[C.opt_ins] += 1
             s.ever_ours[i] = True
@@ -344,7 +365,7 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
             v_us = (k.trust_weight * trust + k.affinity_weight * affinity + k.service_pull * sold_by_us
                     + k.service_reminder_lift * s.reminded[i])
             v_other = k.rival_pull + k.service_pull * (not sold_by_us)
-            serviced_us = U[10, i] < _logistic(v_us - v_other)
+            serviced_us = _u(U, i, 10) < _logistic(v_us - v_other)
             if relationship or bought_us:
                 counts[C.service_by_our_owners] += 1
                 counts[C.service_with_us_by_our_owners] += serviced_us
@@ -354,7 +375,7 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
                 counts[C.service_visits] += 1
                 money[M.service_margin] += k.service_margin * s.spend[i]
                 s.service_visits[i] += 1
-                if U[11, i] < k.service_quality:
+                if _u(U, i, 11) < k.service_quality:
                     trust += k.service_trust_gain * (1.0 - trust)
                     affinity += k.service_affinity_gain * (1.0 - affinity)
                 else:
@@ -369,7 +390,7 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
         trust = min(max(trust, 0.0), 1.0)
         affinity = min(max(affinity, 0.0), 1.0)
         equity = 0.5 * (trust + affinity)
-        drifted = relationship and not buying and U[12, i] < k.defection_rate * _logistic(u_rival - u_us)
+        drifted = relationship and not buying and _u(U, i, 12) < k.defection_rate * _logistic(u_rival - u_us)
 
         # 8. lifecycle stage
         if bought_us:
@@ -395,8 +416,8 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
             counts[C.promoters] += promoter
             counts[C.detractors] += detractor
             said[i] = -1
-            if (promoter or detractor) and k.word_of_mouth > 0 and ties.shape[1] > 0 and U[13, i] < k.talk_rate:
-                slot_f = U[14, i] * ties.shape[1]
+            if (promoter or detractor) and k.word_of_mouth > 0 and ties.shape[1] > 0 and _u(U, i, 13) < k.talk_rate:
+                slot_f = _u(U, i, 14) * ties.shape[1]
                 slot = min(int(slot_f), ties.shape[1] - 1)
                 if slot_f - slot < (k.heed_positive if promoter else k.heed_negative):
                     said[i] = 2 * ties[i, slot] + (0 if promoter else 1)
