@@ -51,7 +51,7 @@ def instrument(model: RelationshipModel) -> None:
         obj = getattr(sim.rules, name)
         if isinstance(obj, nb.core.registry.CPUDispatcher):
             setattr(sim.rules, name, timed(f"kernel {name}", obj))
-    model.draws.fill = timed("draws.fill (numpy RNG)", model.draws.fill)
+    model.draws.fill = timed("draws.fill", model.draws.fill)
     sim.model.step = timed("rules.step (total)", sim.rules.step)
     model._record_journeys = timed("journeys", model._record_journeys)
     for metric in sim.metrics.METRICS:
@@ -129,10 +129,10 @@ def experiments(n: int) -> dict[str, float]:
     p = m.pop
     seg_cost = np.ones(12)
     res = {
-        "numpy rng.random(float32), 16 x n (today's draws)": median_ms(lambda: rng.random(out=table, dtype=np.float32)),
+        "numpy rng.random(float32), 16 x n (draws before 9f9cabb)": median_ms(lambda: rng.random(out=table, dtype=np.float32)),
         "compiled hash, 16 uniforms per customer": median_ms(lambda: _hashed(key, n, 16, out)),
         "compiled hash, 4 per customer (drawn when needed)": median_ms(lambda: _hashed(key, n, 4, out)),
-        "budget pass (serial, every week)": median_ms(lambda: _budget_pass(p.known, p.opted_in, p.stage, p.tier,
+        "budget pass (serial; only with a finite budget)": median_ms(lambda: _budget_pass(p.known, p.opted_in, p.stage, p.tier,
                                                                             seg_cost)),
     }
     nb.set_num_threads(nb.config.NUMBA_NUM_THREADS)
