@@ -11,9 +11,10 @@ Same as the core:
       ties included), the parameters (``sim.params.validate``) and the policy
       (``sim.strategies.load_strategy``);
     * the rules, in the same order, with the same formulas (see ``Customer.live``);
-    * each customer draws its week's uniforms once, before its rules run, one per decision,
-      and the holdout twin (``holdout=True``) reuses its treated twin's draws, so the holdout
-      runs in lockstep under the same random numbers, as in the core.
+    * one uniform per decision and customer-week, in the roles of ``sim.rules.DRAWS``; each
+      customer draws its 16 at the start of its week, and the holdout twin (``holdout=True``)
+      reuses its treated twin's, so the holdout runs under the same random numbers, as in
+      the core (which computes each of them from a hash of the week's key, when needed).
 
 Different, on purpose: the draws come from Python's ``random`` per agent (Mesa's
 ``model.random``), not from the core's numpy streams, and the state is kept in Python floats
