@@ -270,6 +270,7 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
             fatigue += k.fatigue_relevant
         fatigue = min(fatigue, 1.0)
         cost = 0.0
+        vehicle = service = 0.0  # margins earned from this customer this week
         opened = value_read = attended = ask_read = offer_read = visited = False
         heed = 1.0
         if contacted:
@@ -342,7 +343,8 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
             counts[C.our_sales] += 1
             if offer_read:
                 counts[C.offer_sales] += 1
-            money[M.vehicle_margin] += k.vehicle_margin * s.spend[i]
+            vehicle = k.vehicle_margin * s.spend[i]
+            money[M.vehicle_margin] += vehicle
             s.owner[i] = US
             if not s.known[i]:
                 s.known[i] = True
@@ -373,7 +375,8 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
             if serviced_us:
                 e |= E.serviced_us
                 counts[C.service_visits] += 1
-                money[M.service_margin] += k.service_margin * s.spend[i]
+                service = k.service_margin * s.spend[i]
+                money[M.service_margin] += service
                 s.service_visits[i] += 1
                 if _u(U, i, 11) < k.service_quality:
                     trust += k.service_trust_gain * (1.0 - trust)
@@ -430,8 +433,7 @@ def _customers(s, ties, freq, chan, mix, target, attention, ccost, k, U, ev, sai
         s.reciprocity[i] = min(max(balance, -50.0), 50.0)
         s.contacts[i] += contacted
         s.cost[i] += cost
-        s.margin[i] += (k.vehicle_margin * s.spend[i] if bought_us else 0.0) + (
-            k.service_margin * s.spend[i] if (e & E.serviced_us) else 0.0)
+        s.margin[i] += vehicle + service
         money[M.cost] += cost
         ev[i] = e
 
