@@ -27,7 +27,7 @@ from mesa.visualization import SolaraViz, make_plot_component  # noqa: E402
 from mesa.visualization.utils import force_update, update_counter  # noqa: E402
 
 from sim.app_logic import (  # noqa: E402
-    CONTROLS, DEFAULT_CUSTOMERS, DEFAULT_SEED, JOURNEYS, LESSONS, MARKET_CONTROLS, NETWORK_SAMPLE,
+    DEFAULT_CUSTOMERS, DEFAULT_SEED, JOURNEYS, LESSONS, MARKET_CONTROLS, NETWORK_SAMPLE,
     STAGE_COLOURS, STRATEGY_CONTROLS, build_strategy, default_controls, lesson_controls,
     network_sample, parse_budget, parse_seed, payback_week, preset_controls, stage_counts,
 )
