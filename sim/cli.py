@@ -23,8 +23,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from .experiment import (INCOMPLETE, gather, is_complete, load, quiet_mesa, run_experiment, summary_text,
-                         write_results)
+from .analysis import summary_text
+from .experiment import quiet_mesa, run_experiment
+from .gathering import gather
+from .results import INCOMPLETE, is_complete, load
+from .writing import write_results
 from .params import ParameterError
 from .schema import GROUPS, PARAMS, experiment_spec, register
 
