@@ -57,6 +57,17 @@ class Results:
         self.differences = analysis.differences(self.weekly, analysis.all_pairs(self.arm_names, self.comparisons))
         return self
 
+    def objective(self, metric: str = "profit") -> float:
+        """The number a sweeper optimises: the first comparison's paired difference in
+        ``metric`` (arm minus versus), or, with one arm, the arm's mean (``profit`` and
+        ``roi`` are then against the no-contact holdout). Direction: ``metrics.OUTCOME[metric].better``."""
+        if self.comparisons:
+            arm, versus = self.comparisons[0]
+            row = self.differences[(self.differences["arm"] == arm) & (self.differences["versus"] == versus)]
+        else:
+            row = self.summary[self.summary["arm"] == self.arm_names[0]]
+        return float(row[metric].iloc[0]) if len(row) else float("nan")
+
     def description(self) -> dict:
         """The experiment as plain data (saved in meta.json, read back by ``load``)."""
         return {"name": self.name, "question": self.question, "arms": self.arms, "baseline": self.baseline,
