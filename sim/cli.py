@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 import hydra
+from hydra.core.config_search_path import ConfigSearchPath, SearchPathQuery
+from hydra.core.plugins import Plugins
+from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig, OmegaConf
 
 from .analysis import summary_text
@@ -29,7 +32,7 @@ from .gathering import gather
 from .results import INCOMPLETE, is_complete, load
 from .writing import write_results
 from .params import ParameterError
-from .preflight import one_line, preflight
+from .preflight import hydra_arguments, one_line, preflight
 from .resources import CONFIG_DIR
 from .schema import experiment_spec, register, run_name
 
@@ -37,10 +40,27 @@ __all__ = ["CONFIG_DIR", "main", "one_line", "preflight", "run_name"]
 
 
 
-def _setup() -> None:
+USER_CONFIG_DIRS: list[str] = []  # from --config-dir: searched before the built-in configs
+
+
+class UserConfigsFirst(SearchPathPlugin):
+    """Puts the user's ``--config-dir`` before the built-in configs, so that a file of the
+    same name (``experiment/targeting.yaml``) replaces the built-in one. Hydra itself would
+    search it after them."""
+
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        for folder in USER_CONFIG_DIRS:
+            search_path.prepend("rapport-user", f"file://{folder}", anchor=SearchPathQuery(provider="main"))
+
+
+def _setup(argv: list[str] | None = None) -> None:
     register()
     if not OmegaConf.has_resolver("rapport_name"):
         OmegaConf.register_new_resolver("rapport_name", run_name)
+    config_dir = hydra_arguments(argv or []).config_dir
+    USER_CONFIG_DIRS[:] = [str(Path(config_dir).resolve())] if config_dir else []
+    if UserConfigsFirst not in Plugins.instance().discover(SearchPathPlugin):
+        Plugins.instance().register(UserConfigsFirst)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
@@ -152,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"rapport {__version__}")
         return 0
-    _setup()
+    _setup(argv)
     try:
         preflight(argv, CONFIG_DIR)
     except ParameterError as err:
