@@ -110,7 +110,8 @@ class RelationshipModel(mesa.Model):
         self._rows: list[list[float]] = []
         for i in self.journey_ids:
             SampledCustomer(self, i)
-        self.datacollector = WeeklyCollector(self)
+        self._collector = WeeklyCollector(self)  # collects even where a subclass shows another datacollector
+        self.datacollector = self._collector
         self.running = horizon is None or horizon > 0
 
     # --- running -------------------------------------------------------------------
@@ -142,7 +143,7 @@ class RelationshipModel(mesa.Model):
                         w["rival_contacts"] * self.params["rival_cost_per_contact"])
         self._record_journeys(old_stages)
         self._rows.append([self.week] + [metric.compute(self, w) for metric in METRICS])
-        self.datacollector.collect(self)
+        self._collector.collect(self)
         if self.horizon is not None and self.week >= self.horizon:
             self.running = False
 
