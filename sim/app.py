@@ -1,9 +1,11 @@
 """``rapport dashboard``: start the classroom dashboard (a Solara server) on this machine.
 
-The page itself is ``sim/app_page.py``; this module only checks the environment and runs
-``solara run sim.app_page`` so that the dashboard works offline: Solara serves its
-JavaScript and fonts from the locally installed ``solara-assets`` package (the assets
-proxy), telemetry and the PyPI version check are off.
+The page itself is ``sim/app_page.py``; this module only checks the arguments and the
+environment, then replaces its own process with the server (``sim/app_server.py``, which
+runs ``solara run sim.app_page``), so that killing the command kills the server and no
+child process is left behind. The dashboard works offline: Solara serves its JavaScript
+and fonts from the locally installed ``solara-assets`` package (the assets proxy), never
+downloads a missing asset, and telemetry and the PyPI version check are off.
 """
 
 from __future__ import annotations
@@ -11,14 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import signal
-import subprocess
 import sys
 
 from .app_logic import DEFAULT_CUSTOMERS
 
 # Packages the page needs; without ipyvue/ipyvuetify < 2 and solara-assets the page stays blank.
-REQUIRED = ("solara", "solara_assets", "ipyvue", "ipyvuetify", "mesa.visualization")
+REQUIRED = ("solara", "solara_assets", "ipyvue", "ipyvuetify")
 
 
 def offline_env(base: dict | None = None) -> dict:
@@ -43,17 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def server_command(args: argparse.Namespace) -> list[str]:
-    """The solara command line for the parsed arguments."""
-    return [sys.executable, "-m", "solara", "run", "sim.app_page", "--host", args.host, "--port", str(args.port),
+    """The server's command line (``sim.app_server``, options of ``solara run``) for the parsed arguments."""
+    return [sys.executable, "-m", "sim.app_server", "--host", args.host, "--port", str(args.port),
             "--production", "--no-check-version", "--open" if args.open else "--no-open",
             "--log-level", "warning"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` (without the ``dashboard`` word) and run the server until Ctrl-C.
+    """Parse ``argv`` (without the ``dashboard`` word) and become the server until Ctrl-C.
 
     Returns:
-        The process exit code: 0 after Ctrl-C, 2 for bad arguments or missing packages.
+        2 for bad arguments or missing packages; otherwise the process is replaced by the
+        server (``os.execve``) and does not return.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--port={args.port}: expected a port number in [0, 65535]")
     if not 10 <= args.customers <= 100_000:
         parser.error(f"--customers={args.customers}: expected a whole number in [10, 100000]")
-    missing = [name for name in REQUIRED if importlib.util.find_spec(name.split(".")[0]) is None]
+    missing = [name for name in REQUIRED if importlib.util.find_spec(name) is None]
     if missing:
         print(f"rapport dashboard: missing package(s) {', '.join(missing)}; "
               'install them with: pip install -e ".[dashboard]"', file=sys.stderr)
@@ -70,23 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     env["RAPPORT_DASHBOARD_CUSTOMERS"] = str(args.customers)
     shown = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
     print(f"Rapport dashboard on http://{shown}:{args.port}  (Ctrl-C to stop)", flush=True)
-    proc = subprocess.Popen(server_command(args), env=env)
-
-    def stop(signum, frame):  # `kill` / a test harness: stop the server too, not only this process
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    sys.stderr.flush()
+    command = server_command(args)
+    os.execve(command[0], command, env)  # one process: a kill of the command is a kill of the server
+    return 1  # not reached
 
 
 if __name__ == "__main__":
