@@ -13,9 +13,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import site
 import sys
 
-from .app_logic import DEFAULT_CUSTOMERS
+from pathlib import Path
+
+from .app_logic import DEFAULT_CUSTOMERS, VEGA, VEGA_LITE
 
 # Packages the page needs; without ipyvue/ipyvuetify < 2 and solara-assets the page stays blank.
 REQUIRED = ("solara", "solara_assets", "ipyvue", "ipyvuetify")
@@ -27,6 +30,9 @@ def offline_env(base: dict | None = None) -> dict:
     env["SOLARA_ASSETS_PROXY"] = "True"  # serve CDN files from the local solara-assets cache
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
     env["SOLARA_THEME_SHOW_BANNER"] = "False"  # the "runs on Solara" badge covers a chart corner
+    # no echo of a value the browser sent: a refused value is not sent back (a slider would clamp it
+    # into range and send that), the page shows the value kept instead
+    env["JUPYTER_WIDGETS_ECHO"] = "0"
     return env
 
 
@@ -66,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"rapport dashboard: missing package(s) {', '.join(missing)}; "
               'install them with: pip install -e ".[dashboard]"', file=sys.stderr)
+        return 2
+    places = [Path(prefix, "share", "solara", "cdn") for prefix in (sys.prefix, site.getuserbase())]
+    absent = [name for name in (VEGA, VEGA_LITE) if not any((place / name).is_file() for place in places)]
+    if absent:  # solara-assets puts its files there; another version may ship other Vega versions
+        print(f"rapport dashboard: {places[0] / absent[0]} is missing (the charts need it offline); "
+              "install the solara-assets version that ships it (1.58 does)", file=sys.stderr)
         return 2
     env = offline_env()
     env["RAPPORT_DASHBOARD_CUSTOMERS"] = str(args.customers)

@@ -21,11 +21,9 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from .app_logic import STAGE_COLOURS, payback_week
+from .app_logic import STAGE_COLOURS, VEGA, VEGA_LITE, payback_week
 from .state import STAGES
 
-VEGA = "vega@5.21.0/build/vega.min.js"  # shipped by solara-assets: an exact version, so it is served locally
-VEGA_LITE = "vega-lite@5.2.0/build/vega-lite.min.js"
 HEIGHT = 190  # px per chart: two rows of charts and the lesson fit a 1280 x 720 screen
 
 RELATIONSHIP = ("trust", "affinity", "fatigue")

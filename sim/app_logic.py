@@ -27,6 +27,9 @@ DEFAULT_SEED = "42"
 AS_PRESET = "as preset"  # channel choice that keeps each rule's own channel
 NO_LIMIT = "no limit"
 BUDGETS = (NO_LIMIT, "$25", "$50", "$100", "$200", "$400", "$800", "$1600", "$3200")
+# Vega and Vega-Lite as shipped by solara-assets (exact versions, so Solara serves its local copies)
+VEGA = "vega@5.21.0/build/vega.min.js"
+VEGA_LITE = "vega-lite@5.2.0/build/vega-lite.min.js"
 JOURNEYS = 12  # customers whose journey is recorded for the journey view
 NETWORK_SAMPLE = 150
 

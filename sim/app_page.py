@@ -168,7 +168,6 @@ playing = solara.reactive(False)
 tick = solara.reactive(0)  # bumped after each change of the model: re-renders what shows the week
 show_controls = solara.reactive(True)
 rejected = solara.reactive("")  # the last value a control refused, as one line
-revision = solara.reactive(0)  # bumped on a refusal: the controls are rebuilt showing the kept values
 journey_pick = solara.reactive(0)
 
 
@@ -181,38 +180,43 @@ def _html(content: str, classes: list[str] | None = None) -> None:
     solara.HTML(tag="div", unsafe_innerHTML=content, classes=classes or [])
 
 
-def refuse(err: ParameterError) -> None:
-    """Keep the previous value: say what was refused and rebuild the controls to show it."""
+def refuse(err: ParameterError) -> bool:
+    """Say, in one line, what was refused; returns False (the value was not taken)."""
     logger.info("refused a control value: %s", err)
     rejected.set(f"Refused {err}")
-    revision.set(revision.value + 1)
+    return False
 
 
-def set_control(session: Session, control: Control, value) -> None:
-    """A strategy or market control changed in the browser: check it and apply it live."""
+def set_control(session: Session, control: Control, value) -> bool:
+    """A strategy or market control changed in the browser: check it and apply it live.
+
+    Returns:
+        False if the value was refused (the previous value stays), else True.
+    """
     try:
         update = update_controls(controls.value, control, value)
     except ParameterError as err:
-        refuse(err)
-        return
-    if update == controls.value:
-        return
+        return refuse(err)
+    old = controls.value[control.name]
+    if update == controls.value or (control.kind == "float" and abs(update[control.name] - old) < 1e-9):
+        return True  # a slider reporting its (rounded) value when it appears: not a change
     controls.set(update)
     lesson.set("")
     rejected.set("")
     session.apply(update)
     bump()
+    return True
 
 
-def set_setting(control: Control, value) -> None:
+def set_setting(control: Control, value) -> bool:
     """Customers, seed (used at Reset) or speed changed in the browser: check and keep it."""
     try:
         update = update_controls(run_settings.value, control, value)
     except ParameterError as err:
-        refuse(err)
-        return
+        return refuse(err)
     rejected.set("")
     run_settings.set(update)
+    return True
 
 
 def reset(session: Session) -> None:
@@ -224,30 +228,40 @@ def reset(session: Session) -> None:
 
 # --- controls --------------------------------------------------------------------------
 @solara.component
-def ControlWidget(control: Control, value, on_value):
-    """One control: its label with value and unit, the input, and a hint."""
+def ControlWidget(control: Control, value, on_value, hint: bool = True):
+    """One control: its label with value and unit, the input, and a hint.
+
+    ``on_value(new)`` returns False when it refuses the value; the input then shows ``value`` again.
+    """
+    shown = bool(value) if control.kind == "bool" else str(value) if control.kind == "text" else value
+
+    widget = solara.use_ref(None)
+
+    def changed(new):
+        if not on_value(new) and widget.current is not None:
+            widget.current.v_model = shown  # the browser holds the refused value: show ours
+
     with solara.Column(gap="0px", classes=["rapport-control"]):
+        common = {"v_model": shown, "hide_details": True, "dense": True, "on_v_model": changed}
         if control.kind in ("float", "int"):
             solara.Text(control.shown(value), classes=["rapport-label"])
-            v.Slider.element(v_model=value, min=control.lo, max=control.hi, step=control.step, hide_details=True,
-                             dense=True, on_v_model=on_value)
+            element = v.Slider.element(min=control.lo, max=control.hi, step=control.step, **common)
         elif control.kind == "choice":
-            v.Select.element(label=control.label, items=list(control.choices), v_model=value, hide_details=True,
-                             dense=True, on_v_model=on_value)
+            element = v.Select.element(label=control.label, items=list(control.choices), **common)
         elif control.kind == "bool":
-            v.Switch.element(label=control.shown(value), v_model=bool(value), hide_details=True, dense=True,
-                             on_v_model=on_value)
+            element = v.Switch.element(label=control.shown(value), **common)
         else:
-            v.TextField.element(label=control.shown(value), v_model=str(value), hide_details=True, dense=True,
-                                on_v_model=on_value)
-        solara.Text(control.hint, classes=["rapport-hint"])
+            element = v.TextField.element(label=control.shown(value), **common)
+        if hint:
+            solara.Text(control.hint, classes=["rapport-hint"])
+    solara.use_effect(lambda: setattr(widget, "current", solara.get_widget(element)))
 
 
 @solara.component
 def Controls(session: Session):
-    """Strategy, market and run settings; rebuilt (``revision``) after a refused value."""
+    """Strategy, market and run settings."""
     values, settings = controls.value, run_settings.value
-    with solara.Column(gap="0px").key(f"controls-{revision.value}"):
+    with solara.Column(gap="0px"):
         solara.Text("Strategy (applies from the next week)", classes=["rapport-heading"])
         for c in (PRESET_CONTROL, *STRATEGY_CONTROLS):
             ControlWidget(c, values[c.name], lambda x, c=c: set_control(session, c, x))
@@ -287,6 +301,8 @@ def Sidebar(session: Session):
     def choose_lesson(title):
         if title not in LESSONS:
             refuse(ParameterError(f"lesson={title!r}: allowed are {', '.join(LESSONS)}"))
+            if picker_widget.current is not None:
+                picker_widget.current.v_model = lesson.value or None
             return
         values = lesson_controls(title)
         controls.set(values)
@@ -295,12 +311,15 @@ def Sidebar(session: Session):
         reset(session)
 
     shown = show_controls.value
+    picker_widget = solara.use_ref(None)
     with solara.Column(gap="4px", classes=["rapport-sidebar"]):
-        v.Select.element(label="Lesson (restarts the run)", items=list(LESSONS), v_model=lesson.value or None,
-                         hide_details=True, dense=True, on_v_model=choose_lesson).key(f"lesson-{revision.value}")
+        picker = v.Select.element(label="Lesson (restarts the run)", items=list(LESSONS), v_model=lesson.value or None,
+                                  hide_details=True, dense=True, on_v_model=choose_lesson)
+        solara.use_effect(lambda: setattr(picker_widget, "current", solara.get_widget(picker)))
         LessonText(session)
-        if rejected.value:
-            solara.Error(rejected.value, classes=["rapport-refused"])
+        with solara.Column(gap="0px"):  # one slot: the controls below keep their widgets when it fills
+            if rejected.value:
+                solara.Error(rejected.value, classes=["rapport-refused"])
         solara.Button("Hide controls" if shown else "Show controls", icon_name="mdi-tune", outlined=True, small=True,
                       on_click=lambda: show_controls.set(not shown), classes=["rapport-toggle"])
         if shown:
@@ -349,11 +368,9 @@ def RunBar(session: Session):
             solara.Button("Play", icon_name="mdi-play", on_click=lambda: playing.set(True), color="primary")
         solara.Button("Step", icon_name="mdi-step-forward", on_click=step, disabled=playing.value, outlined=True)
         solara.Text(f"Week {session.model.week}", classes=["rapport-week"])
-        with solara.Column(gap="0px", classes=["rapport-speed"]).key(f"speed-{revision.value}"):
-            speed = run_settings.value["speed"]
-            solara.Text(SPEED_CONTROL.shown(speed), classes=["rapport-label"])
-            v.Slider.element(v_model=speed, min=SPEED_CONTROL.lo, max=SPEED_CONTROL.hi, step=SPEED_CONTROL.step,
-                             hide_details=True, dense=True, on_v_model=lambda x: set_setting(SPEED_CONTROL, x))
+        with solara.Column(gap="0px", classes=["rapport-speed"]):
+            ControlWidget(SPEED_CONTROL, run_settings.value["speed"], lambda x: set_setting(SPEED_CONTROL, x),
+                          hint=False)
 
 
 # --- charts ----------------------------------------------------------------------------------

@@ -212,6 +212,7 @@ def test_server_environment_is_offline():
     env = offline_env({"PATH": "/bin", "SOLARA_ASSETS_PROXY": "False"})
     assert env["SOLARA_ASSETS_PROXY"] == "True"  # False would make the browser fetch from the CDN
     assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False" and env["PATH"] == "/bin"
+    assert env["JUPYTER_WIDGETS_ECHO"] == "0"  # a refused value is not echoed back to the browser
 
 
 def test_main_rejects_bad_arguments():
@@ -267,7 +268,7 @@ def page_state():
     pytest.importorskip("solara")
     from sim import app_page
 
-    names = ("controls", "run_settings", "lesson", "playing", "tick", "rejected", "revision")
+    names = ("controls", "run_settings", "lesson", "playing", "tick", "rejected")
     saved = {name: getattr(app_page, name).value for name in names}
     yield app_page
     for name, value in saved.items():
@@ -279,20 +280,30 @@ def test_a_bad_value_from_the_browser_keeps_the_dashboard_running(page_state):
     session = p.Session(300, "5", p.controls.value)
     session.step(2)
     controls_before, model_controls_before = dict(p.controls.value), dict(session.model.controls)
-    revision = p.revision.value
     for name, bad in (("targeting", 7.5), ("targeting", "abc"), ("channel", "fax"), ("rival_pull", None),
                       ("word_of_mouth", "yes"), ("preset", "../../etc/passwd")):
-        p.set_control(session, CONTROLS[name], bad)
+        assert p.set_control(session, CONTROLS[name], bad) is False  # the input shows the kept value again
         assert name in p.rejected.value and "\n" not in p.rejected.value
-    assert p.revision.value == revision + 6  # the controls are rebuilt, showing the kept values
     assert p.controls.value == controls_before and session.model.controls == model_controls_before
-    p.set_setting(SPEED_CONTROL, 500)
+    assert p.set_setting(SPEED_CONTROL, 500) is False
     assert "speed" in p.rejected.value and p.run_settings.value["speed"] == 15
     session.step(2)  # still running
     assert session.model.week == 4
     p.set_control(session, CONTROLS["targeting"], 0.9)  # a valid value applies live and clears the notice
     assert session.model.controls["targeting"] == 0.9 and p.rejected.value == ""
     assert p.controls.value["targeting"] == 0.9
+
+
+def test_a_slider_reporting_its_rounded_value_keeps_the_lesson(page_state):
+    p = page_state
+    p.controls.set(lesson_controls("Give before you ask"))
+    p.lesson.set("Give before you ask")
+    session = p.Session(300, "5", p.controls.value)
+    assert p.controls.value["value_share"] != 0.75  # 0.7499999999999999, from the preset's mix
+    p.set_control(session, CONTROLS["value_share"], 0.75)  # what the slider sends when it appears
+    assert p.lesson.value == "Give before you ask"
+    p.set_control(session, CONTROLS["value_share"], 0.8)
+    assert p.lesson.value == "" and session.model.controls["value_share"] == 0.8
 
 
 def test_session_sends_only_the_weeks_the_browser_has_not_drawn(page_state):
@@ -506,6 +517,8 @@ def test_dashboard_in_browser(browser, tmp_path):
         page.wait_for_selector(".rapport-board[data-week='0']", timeout=60_000)
 
         # layout at 1280 x 720: the lesson text and at least two charts without scrolling
+        page.wait_for_timeout(500)  # the sliders report their values once shown: that must not end the lesson
+        assert "What to watch:" in page.locator(".rapport-lesson").inner_text()
         assert _within(page.locator(".rapport-lesson").bounding_box()), "lesson text not on the first screen"
         boxes = [c.bounding_box() for c in page.locator(".rapport-chart").all()]
         assert len(boxes) == 6 and sum(_within(b) for b in boxes) >= 2, boxes
@@ -533,7 +546,12 @@ def test_dashboard_in_browser(browser, tmp_path):
         page.get_by_text("Refused targeting=7.5").wait_for(timeout=10_000)
         assert tamper.done
         page.get_by_text("Targeting strictness: 0.6 share aimed").wait_for(timeout=10_000)
-        assert page.get_by_text("targeting 0.60 ·").count() == 1
+        targeting = page.locator(".rapport-control", has_text="Targeting strictness").get_by_role("slider")
+        page.wait_for_function("el => el.getAttribute('aria-valuenow') === '0.6'", arg=targeting.element_handle(),
+                               timeout=10_000)  # the slider itself is back at the kept value
+        page.wait_for_timeout(500)
+        assert page.get_by_text("targeting 0.60 ·").count() == 1 and "0.6 share aimed" in targeting.locator(
+            "xpath=ancestor::*[contains(@class, 'rapport-control')]").inner_text()
 
         # Step: every chart over time gets the new week
         for week in (1, 2):
@@ -557,8 +575,22 @@ def test_dashboard_in_browser(browser, tmp_path):
         assert page.locator(".rapport-sidebar .v-slider").count() == 0
         page.get_by_role("button", name="Show controls").click()
         page.get_by_role("button", name="Hide controls").wait_for(timeout=10_000)
-        page.wait_for_timeout(300)
-        page.screenshot(path=os.environ.get("RAPPORT_SCREENSHOT") or str(tmp_path / "dashboard.png"))
+
+        # a second tab has its own simulation, on the default lesson; the screenshot shows it after 80 weeks
+        second = browser.new_page(viewport={"width": 1280, "height": 720})
+        second.goto(url)
+        second.wait_for_selector(".rapport-board[data-week='0']", timeout=60_000)
+        assert _week(page) == stopped
+        second.get_by_text("What to watch:").wait_for(timeout=10_000)
+        second.get_by_role("button", name="Play", exact=True).click()
+        second.wait_for_function("Number(document.querySelector('.rapport-board').dataset.week) >= 80",
+                                 timeout=60_000)
+        second.get_by_role("button", name="Pause", exact=True).click()
+        second.get_by_role("button", name="Play", exact=True).wait_for(timeout=10_000)
+        second.wait_for_timeout(500)
+        assert _week(page) == stopped
+        second.screenshot(path=os.environ.get("RAPPORT_SCREENSHOT") or str(tmp_path / "dashboard.png"))
+        second.close()
 
         assert not errors, "the page logged errors:\n" + "\n".join(errors)
         assert not foreign, "requests left localhost (must work offline):\n" + "\n".join(foreign)
