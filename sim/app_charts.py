@@ -201,8 +201,8 @@ def payback_rows(frame: pd.DataFrame) -> list[dict]:
 TEMPLATE = """
 <template>
   <div class="rapport-board" :data-week="shownWeek" :data-epoch="shownEpoch">
-    <div v-for="(spec, i) in specs" :key="spec.name" class="rapport-chart" :data-chart="spec.name">
-      <div class="rapport-chart-title">{{ titles[spec.name] || '' }}</div>
+    <div v-for="name in names" :key="name" class="rapport-chart" :data-chart="name">
+      <div class="rapport-chart-title">{{ titles[name] || '' }}</div>
       <div class="rapport-chart-body"></div>
     </div>
   </div>
@@ -214,9 +214,11 @@ module.exports = {
     this.views = null;
     this.busy = false;
     this.pending = this.update;
+    this.charts = JSON.parse(this.specs);
     this.build().then(() => this.drain()).catch(e => console.error('rapport charts:', e));
   },
   beforeDestroy() { (this.views || []).forEach(view => view.finalize()); },
+  computed: { names() { return JSON.parse(this.specs).map(spec => spec.name); } },
   watch: { update(u) { this.pending = u; this.drain(); } },
   methods: {
     load() {
@@ -229,8 +231,8 @@ module.exports = {
       this.vega = vega;
       const bodies = this.$el.querySelectorAll('.rapport-chart-body');
       const views = [];
-      for (let i = 0; i < this.specs.length; i++) {
-        const spec = vl.compile(JSON.parse(JSON.stringify(this.specs[i].vl))).spec;
+      for (let i = 0; i < this.charts.length; i++) {
+        const spec = vl.compile(this.charts[i].vl).spec;
         const view = new vega.View(vega.parse(spec), {renderer: 'svg', container: bodies[i], hover: false});
         await view.runAsync();
         views.push(view);
@@ -242,9 +244,9 @@ module.exports = {
       this.busy = true;
       try {
         while (this.pending) {
-          const u = this.pending;
+          const u = JSON.parse(this.pending);
           this.pending = null;
-          if (u.epoch !== undefined) await this.draw(u);
+          await this.draw(u);
         }
       } catch (e) {
         console.error('rapport charts:', e);
@@ -254,9 +256,14 @@ module.exports = {
     },
     async draw(u) {
       const vega = this.vega, fresh = u.epoch !== this.shownEpoch, after = fresh ? -1 : this.shownWeek;
+      if (fresh && !u.full) {  // a new board (e.g. after a reconnect): ask for the whole history
+        this.drawn({epoch: -1, week: -1});
+        return;
+      }
+      if (!fresh && u.week < this.shownWeek) return;  // an older update arriving late
       const copy = rows => rows.map(r => Object.assign({}, r));
       this.views.forEach((view, i) => {
-        const spec = this.specs[i];
+        const spec = this.charts[i];
         for (const name of spec.data) {
           if (name === 'series') {
             const rows = copy((u.series[spec.name] || []).filter(r => r.week > after));
@@ -282,15 +289,15 @@ module.exports = {
 class ChartBoard(v.VuetifyTemplate):
     """The charts, drawn by Vega in the browser; ``update`` carries the weeks not drawn yet.
 
-    Traits:
+    Traits (JSON text: the framework would otherwise walk every row on each render):
         specs: ``chart_specs()``, sent once.
         update: ``{"epoch", "week", "series": {chart: rows}, "nodes", "edges", "payback", "titles"}``.
         drawn_callback: Called with ``{"epoch", "week"}`` once the browser has drawn an update.
     """
 
     template = traitlets.Unicode(TEMPLATE).tag(sync=True)
-    specs = traitlets.List().tag(sync=True)
-    update = traitlets.Dict().tag(sync=True)
+    specs = traitlets.Unicode("[]").tag(sync=True)
+    update = traitlets.Unicode("").tag(sync=True)
     drawn_callback = traitlets.Callable(None, allow_none=True)
 
     def vue_drawn(self, data) -> None:

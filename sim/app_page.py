@@ -13,6 +13,7 @@ stops within the week being drawn.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -41,8 +42,9 @@ logger = logging.getLogger("rapport.dashboard")
 CUSTOMERS = int(os.environ.get("RAPPORT_DASHBOARD_CUSTOMERS", DEFAULT_CUSTOMERS))
 CUSTOMERS_CONTROL = customers_control(CUSTOMERS)
 MARKET_NAMES = tuple(c.name for c in MARKET_CONTROLS)
-SPECS = chart_specs()
+SPECS = json.dumps(chart_specs())
 DRAW_TIMEOUT = 2.0  # s: a tab that does not report a week drawn (hidden, broken) does not stop Play
+LABELS_EVERY = 0.25  # s: during Play, how often the week label, status and journey are re-rendered
 
 
 class DashboardModel(RelationshipModel):
@@ -109,6 +111,7 @@ class Session:
         self.drawn_changed = threading.Condition()
         self.drawn = (-1, -1)  # (epoch, week) the browser reported drawn
         self.epoch = 0
+        self.board = None  # the tab's ChartBoard widget, once shown: Play feeds it directly
         self.reset(customers, seed, controls)
 
     def reset(self, customers: int, seed: str, controls: Mapping) -> None:
@@ -145,6 +148,14 @@ class Session:
                     "series": series_rows(frame, self.spread, -1 if full else drawn_week),
                     "nodes": nodes, "edges": edges, "payback": payback_rows(frame),
                     "titles": titles(frame, stage_counts(m.pop.stage), len(net.nodes))}
+
+    def push(self) -> bool:
+        """Send the weeks not drawn yet straight to the tab's chart board; False if not shown yet."""
+        board = self.board
+        if board is None:
+            return False
+        board.update = json.dumps(self.update())
+        return True
 
     def on_drawn(self, data) -> None:
         """The browser drew ``{"epoch", "week"}`` (anything else is ignored)."""
@@ -274,10 +285,21 @@ def Controls(session: Session):
 
 
 @solara.component
-def LessonText(session: Session):
-    """The lesson's explanation, and what runs this week."""
+def StatusLine(session: Session):
+    """What runs this week."""
     tick.get()
     m = session.model
+    c = m.controls
+    _html(f"<b>Week {m.week}</b> · <i>{escape(m.policy.name)}</i> · {c['frequency']:.2f} contacts/week · "
+          f"value share {c['value_share']:.2f} · targeting {c['targeting']:.2f} · channel {escape(c['channel'])} · "
+          f"budget {escape(c['budget'])} · {m.pop.n:,} customers · seed {m.seed}", ["rapport-status"])
+    if m.notice:
+        solara.Error(m.notice)
+
+
+@solara.component
+def LessonText(session: Session):
+    """The lesson's explanation, and what runs this week."""
     if lesson.value in LESSONS:
         chosen = LESSONS[lesson.value]
         _html(f"<h3>{escape(chosen.title)}</h3><p>{escape(chosen.text)}</p>"
@@ -286,12 +308,7 @@ def LessonText(session: Session):
         _html("<h3>Rapport classroom</h3><p>Pick a lesson, or a strategy preset and adjust it, then press "
               "<b>▶</b> or <b>Step</b>. Strategy and market controls apply from the next week, even while "
               "the run plays; customers and seed apply at <b>Reset</b>.</p>", ["rapport-lesson"])
-    c = m.controls
-    _html(f"<b>Week {m.week}</b> · <i>{escape(m.policy.name)}</i> · {c['frequency']:.2f} contacts/week · "
-          f"value share {c['value_share']:.2f} · targeting {c['targeting']:.2f} · channel {escape(c['channel'])} · "
-          f"budget {escape(c['budget'])} · {m.pop.n:,} customers · seed {m.seed}", ["rapport-status"])
-    if m.notice:
-        solara.Error(m.notice)
+    StatusLine(session)
 
 
 @solara.component
@@ -329,15 +346,21 @@ def Sidebar(session: Session):
 # --- run bar -------------------------------------------------------------------------------
 @solara.component
 def Player(session: Session):
-    """Plays while ``playing``: one week, wait until the tab has drawn it, keep the pace."""
+    """Plays while ``playing``: one week, wait until the tab has drawn it, keep the pace.
+
+    Each week goes straight to the chart board; the week label, status line and journey,
+    which the page re-renders, follow a few times a second.
+    """
 
     def play(cancel: threading.Event):
         if not playing.value:
             return
-        next_at = time.monotonic()
+        next_at = shown_at = time.monotonic()
         while not cancel.is_set():
             session.step()
-            bump()
+            if not session.push() or time.monotonic() - shown_at >= LABELS_EVERY:
+                bump()
+                shown_at = time.monotonic()
             session.wait_drawn(DRAW_TIMEOUT)
             next_at += 1.0 / run_settings.value["speed"]
             delay = next_at - time.monotonic()
@@ -345,14 +368,20 @@ def Player(session: Session):
                 cancel.wait(delay)
             else:
                 next_at = time.monotonic()  # behind: carry on at the pace the tab can draw
+        bump()  # paused: every label shows the last week
 
     solara.use_thread(play, dependencies=[playing.value], intrusive_cancel=False)
 
 
 @solara.component
-def RunBar(session: Session):
-    """Reset, Play/Pause, Step, the week, the speed."""
+def WeekLabel(session: Session):
     tick.get()
+    solara.Text(f"Week {session.model.week}", classes=["rapport-week"])
+
+
+@solara.component
+def RunBar(session: Session):
+    """Reset, Play/Pause, Step, the week, the speed (re-rendered on Play/Pause, not every week)."""
 
     def step():
         if not playing.value:
@@ -367,7 +396,7 @@ def RunBar(session: Session):
         else:
             solara.Button("Play", icon_name="mdi-play", on_click=lambda: playing.set(True), color="primary")
         solara.Button("Step", icon_name="mdi-step-forward", on_click=step, disabled=playing.value, outlined=True)
-        solara.Text(f"Week {session.model.week}", classes=["rapport-week"])
+        WeekLabel(session)
         with solara.Column(gap="0px", classes=["rapport-speed"]):
             ControlWidget(SPEED_CONTROL, run_settings.value["speed"], lambda x: set_setting(SPEED_CONTROL, x),
                           hint=False)
@@ -384,7 +413,8 @@ def Charts(session: Session):
         if isinstance(data, dict) and data.get("epoch") == -1:
             bump()  # a new board (reconnect) asks for the whole history
 
-    ChartBoard.element(specs=SPECS, update=session.update(), drawn_callback=drawn)
+    board = ChartBoard.element(specs=SPECS, update=json.dumps(session.update()), drawn_callback=drawn)
+    solara.use_effect(lambda: setattr(session, "board", solara.get_widget(board)), [])
 
 
 @solara.component
