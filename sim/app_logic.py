@@ -106,9 +106,10 @@ def _market(name: str, label: str, hint: str, lo: float | None = None, hi: float
     p = PARAMS[name]
     if p.kind is bool:
         return Control(name, label, "", hint, "bool")
-    unit = "" if p.unit == "1" else p.unit  # a plain factor: the value speaks for itself
-    return Control(name, label, unit, hint, "float", lo if lo is not None else p.lo,
-                   hi if hi is not None else p.hi, step)
+    lo = p.lo if lo is None else lo
+    hi = p.hi if hi is None else hi
+    unit = f"({lo:g} to {hi:g})" if p.unit == "1" else p.unit  # a plain factor: show its scale
+    return Control(name, label, unit, hint, "float", lo, hi, step)
 
 
 STRATEGY_CONTROLS: tuple[Control, ...] = (

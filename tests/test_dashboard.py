@@ -122,6 +122,8 @@ def test_controls_have_units_hints_and_valid_ranges():
     assert CUSTOMERS_CONTROL.shown(3000) == "Customers: 3,000 customers"
     assert SPEED_CONTROL.shown(15) == "Speed: 15 weeks/s"
     assert CONTROLS["fatigue_irrelevant"].shown(0.1) == "Fatigue per irrelevant offer: 0.1 fatigue/contact"
+    assert CONTROLS["reciprocity_strength"].shown(2) == "Reciprocity strength: 2 (0 to 5)"
+    assert all(c.unit for c in CONTROLS.values() if c.kind in ("float", "int"))
     for c in MARKET_CONTROLS:
         default = default_controls()[c.name]
         validate({c.name: default})
