@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-launchers ray-env bench dashboard docs clean
+.PHONY: demo test test-launchers ray-env bench dashboard screenshot docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,3 +40,6 @@ docs: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .venv-ray .pytest_cache
+
+screenshot: $(STAMP)
+	RAPPORT_SCREENSHOT=docs/dashboard.png $(BIN)/python -m pytest -q -m browser tests/test_dashboard.py
