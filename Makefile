@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench dashboard docs clean
+.PHONY: demo test bench dashboard docs baseline clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ bench: $(STAMP)
 
 dashboard: $(STAMP)
 	$(BIN)/rapport dashboard
+
+baseline: $(STAMP)
+	$(BIN)/python -m sim.regression --refresh
 
 docs: $(STAMP)
 	$(BIN)/python -c 'from sim.params import write_markdown_table; write_markdown_table("docs/model.md")'
