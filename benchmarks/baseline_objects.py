@@ -35,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sim.market import build_market  # noqa: E402
 from sim.params import CHANNELS, CONTENTS, validate  # noqa: E402
-from sim.rules import NEED_WIDTH, REMINDER_WINDOW  # noqa: E402
+from sim.mechanisms.aging import NEED_WIDTH  # noqa: E402
+from sim.mechanisms.contact import REMINDER_WINDOW  # noqa: E402
 from sim.state import FIELDS, N_CATEGORIES, RIVAL, US, Stage  # noqa: E402
 from sim.strategies import compile_policy, load_strategy  # noqa: E402
 

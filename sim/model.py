@@ -12,8 +12,8 @@ import pandas as pd
 from .agents import CustomerView, Dealer
 from .market import build_market
 from .metrics import METRICS
-from .params import CHANNELS, CONTENTS, ParameterError, validate
-from .rules import E, Coefficients, Draws, step
+from .params import CHANNELS, ParameterError, validate
+from .rules import E, Coefficients, Draws, channel_of, content_of, step
 from .state import FIELDS, STAGES, TIERS
 from .strategies import compile_policy, load_strategy
 
@@ -129,7 +129,7 @@ class RelationshipModel(mesa.Model):
             e, events, week = int(self.events[i]), self.journeys[int(i)], self.week
             if e & E.contacted:
                 fit = "relevant" if e & E.relevant else "irrelevant"
-                events.append((week, f"received {CONTENTS[e & 3]} by {CHANNELS[(e >> 2) & 3]} ({fit})"))
+                events.append((week, f"received {content_of(e)} by {channel_of(e)} ({fit})"))
             for bit, text in JOURNEY_TEXT:
                 if e & bit:
                     events.append((week, text))
