@@ -69,7 +69,7 @@ def contact(k, key, i, plan, known, opted_in, stage, tier, interests, service_du
         fitting = due_soon or aimed(uniform(key, i, D.aim), targeting)
     else:
         fitting = True
-    cost = 0.0
+    contact_cost = 0.0
     if contacted:
         events |= E.contacted | content | (channel << CHANNEL_SHIFT)
         if fitting:
@@ -78,5 +78,5 @@ def contact(k, key, i, plan, known, opted_in, stage, tier, interests, service_du
         if content == SALES:
             counts[C.offers] += 1
             counts[C.relevant_offers] += offer_relevant
-        cost = plan.channel_cost[channel] + (k.cost_value_content if content == VALUE else 0.0)
-    return contacted, content, channel, offer_relevant, fitting, due_soon, cost, events
+        contact_cost = plan.channel_cost[channel] + (k.cost_value_content if content == VALUE else 0.0)
+    return contacted, content, channel, offer_relevant, fitting, due_soon, contact_cost, events

@@ -51,9 +51,9 @@ def service(k, key, i, relationship, bought_us, service_due, owner, trust, affin
             service_visits, spend, events, counts, money):
     """Returns service_due, trust, affinity, reminded, serviced_with_us, service_visits, the
     service margin we earned and events."""
-    margin = 0.0
+    earned = 0.0
     if service_due > 0:  # not due: nothing happens (the weekly pass only calls a due service)
-        return service_due, trust, affinity, reminded, serviced_with_us, service_visits, margin, events
+        return service_due, trust, affinity, reminded, serviced_with_us, service_visits, earned, events
     events |= E.serviced
     sold_by_us = owner == US
     v_us = (k.trust_weight * trust + k.affinity_weight * affinity + k.service_pull * sold_by_us
@@ -66,8 +66,8 @@ def service(k, key, i, relationship, bought_us, service_due, owner, trust, affin
     if serviced_with_us:
         events |= E.serviced_us
         counts[C.service_visits] += 1
-        margin = k.service_margin * spend
-        money[M.service_margin] += margin
+        earned = k.service_margin * spend
+        money[M.service_margin] += earned
         service_visits += 1
         if uniform(key, i, D.quality) < k.service_quality:
             trust += k.service_trust_gain * (1.0 - trust)
@@ -77,4 +77,4 @@ def service(k, key, i, relationship, bought_us, service_due, owner, trust, affin
     else:
         counts[C.rival_service_visits] += 1
         money[M.rival_revenue] += k.service_margin * spend
-    return int(k.service_interval_weeks), trust, affinity, False, serviced_with_us, service_visits, margin, events
+    return int(k.service_interval_weeks), trust, affinity, False, serviced_with_us, service_visits, earned, events

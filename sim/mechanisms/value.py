@@ -38,18 +38,18 @@ ATTENDANCE_BASE = 0.5  # attendance chance at zero affinity, relative to event_a
 
 @nb.njit(cache=True, inline="always")
 def value(k, key, i, opened, content, trust, affinity, events, counts):
-    """What value given this week does. Returns value_read, attended, trust, affinity, cost, events."""
+    """What value given this week does. Returns value_read, attended, trust, affinity, attendee_cost, events."""
     value_read = opened and content == VALUE
     attended = opened and content == EVENT and uniform(key, i, D.event) < k.event_attendance * (
         ATTENDANCE_BASE + affinity)
-    cost = 0.0
+    attendee_cost = 0.0
     if value_read or attended:
         trust += k.value_trust_gain * (1.0 - trust)
     if value_read:
         affinity += k.value_affinity_gain * (1.0 - affinity)
     if attended:
         affinity += k.event_affinity_gain * (1.0 - affinity)
-        cost = k.cost_attendee
+        attendee_cost = k.cost_attendee
         events |= E.attended
         counts[C.event_attendance] += 1
-    return value_read, attended, trust, affinity, cost, events
+    return value_read, attended, trust, affinity, attendee_cost, events
