@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
+from .metrics import OUTCOMES
 from .params import PARAMS, ParameterError, validate
 from .strategies import load_strategy
 
@@ -84,6 +85,14 @@ class RapportConfig:
     workers: int = 0  # processes for the replications; 0 = one per core (1 under a parallel launcher)
     results_dir: str = "results"
     report: Optional[bool] = None  # HTML report; None = yes for a single run, no for multirun jobs
+    optimized_metric: str = "profit"  # what a run returns to a sweeper: an outcome of sim.metrics.OUTCOMES
+
+
+def run_name(experiment, strategy) -> str:
+    """Results folder name: the experiment, or ``strategy-NAME`` when one strategy is picked."""
+    if strategy not in (None, "", "null", "None"):
+        return f"strategy-{strategy}"
+    return str(experiment)
 
 
 def register() -> None:
@@ -118,6 +127,7 @@ class ExperimentSpec:
     replications: int
     workers: int  # 0 = one process per core
     params: dict  # the market's parameters shared by all arms (before arm overrides)
+    optimized_metric: str = "profit"  # the outcome a run returns (see ``Results.objective``)
 
     @property
     def seeds(self) -> list[int]:
@@ -230,8 +240,12 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
     comparisons = tuple((a, b) for a, b in pairs) or tuple((n, baseline) for n in names if n != baseline)
     if workers == 0 and shared_cores:
         workers = 1  # the launcher already spreads jobs over the cores
+    metric = cfg.get("optimized_metric", "profit")
+    allowed = [o.name for o in OUTCOMES if o.has_difference]
+    if metric not in allowed:
+        raise ParameterError(f"optimized_metric={metric!r}: unknown, allowed are {', '.join(allowed)}")
     return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, comparisons, horizon, seed, reps,
-                          workers, base)
+                          workers, base, metric)
 
 
 def _strategy_label(strategy: Any) -> str:

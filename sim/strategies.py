@@ -27,9 +27,9 @@ import numpy as np
 import yaml
 
 from .params import CHANNELS, CONTENTS, ParameterError
+from .resources import STRATEGY_DIR
 from .state import STAGES, TIERS
 
-STRATEGY_DIR = Path(__file__).resolve().parent.parent / "configs" / "strategy"
 SETTINGS = ("frequency", "channel", "mix", "targeting")
 
 

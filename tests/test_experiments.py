@@ -19,7 +19,8 @@ import pytest
 import sim
 from sim import analysis
 from sim.cli import main
-from sim.experiment import COMPARISON, INCOMPLETE, MARKER, gather, load
+from sim.gathering import gather
+from sim.results import COMPARISON, INCOMPLETE, MARKER, load
 
 ROOT = Path(__file__).resolve().parent.parent
 RAPPORT = shutil.which("rapport", path=str(Path(sys.executable).parent)) or "rapport"
@@ -166,6 +167,16 @@ def test_multirun_two_by_two_is_gathered_into_one_comparison(tmp_path):
                                             for n in (200, 300))
     diffs = pd.read_csv(comp / "differences.csv")
     assert len(diffs) == 6 and (diffs["pairs"] == 2).all()
+    # one column per swept parameter, in summary, differences and weekly tables
+    assert list(summary.columns[:3]) == ["arm", "market.customers", "strategy"]
+    for _, row in summary.iterrows():
+        assert row["arm"] == f"{row['strategy']} | market.customers={row['market.customers']}"
+    assert list(diffs.columns[3:5]) == ["market.customers", "strategy"]
+    assert set(diffs["market.customers"]) == {200, 300}
+    weekly = pd.read_parquet(comp / "weekly.parquet")
+    assert list(weekly.columns[:5]) == ["arm", "replication", "seed", "market.customers", "strategy"]
+    assert all(arm.endswith(f"={n}") for arm, n in zip(weekly["arm"], weekly["market.customers"]))
+    assert "Outcomes against market.customers" in (comp / "report.html").read_text()
     res = load(comp)  # the verdict compares strategies within the same market
     assert ("reciprocal_value | market.customers=300", "constant_sales | market.customers=300") in res.comparisons
 
@@ -196,7 +207,8 @@ def test_dashboard_subcommand_without_the_app_says_so(monkeypatch, capsys):
 
 def test_a_run_that_fails_while_writing_leaves_only_an_incomplete_folder(tmp_path, monkeypatch):
     from sim import report
-    from sim.experiment import Results, write_results
+    from sim.results import Results
+    from sim.writing import write_results
 
     weekly = synthetic({("a", 0): [1.0, 2.0]})
     tiers = pd.DataFrame({"tier": ["light"], "arm": ["a"], "seed": [0], "net_value": [1.0]})
