@@ -32,6 +32,10 @@ class Param:
         group: Config group the parameter belongs to (market, behaviour, economics, rival).
         source: Where the default comes from: a figure of the domain notes, or "assumption".
         doc: What the parameter means, in one sentence.
+        plausible: The range a real dealership's value plausibly lies in (inside ``lo..hi``,
+            around the default): what sensitivity analysis varies (``sim.sensitivity``).
+            None where no such range is meant (switches, an unlimited budget).
+        plausible_source: Where the plausible range comes from; empty means "assumption".
     """
 
     name: str
@@ -42,6 +46,8 @@ class Param:
     group: str
     source: str
     doc: str
+    plausible: tuple[float, float] | None = None
+    plausible_source: str = ""
 
     @property
     def kind(self) -> type:

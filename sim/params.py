@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import market
-from .declare import INF, Param, ParameterError
+from .declare import INF, A, Param, ParameterError
 from .mechanisms import MECHANISMS
 from .state import CHANNELS, CONTENTS
 
@@ -87,10 +87,14 @@ BELOW: tuple[tuple[str, str], ...] = (("detractor_threshold", "promoter_threshol
 
 def markdown_table() -> str:
     """The parameter table of docs/model.md, generated from PARAMS so that it stays true."""
-    rows = ["| group | name | default | unit | range | source | meaning |", "|---|---|---|---|---|---|---|"]
+    rows = ["| group | name | default | unit | range | plausible | source | plausible from | meaning |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for p in PARAMS.values():
         rng = "true/false" if p.kind is bool else p.allowed
-        rows.append(f"| {p.group} | `{p.name}` | {p.default} | {p.unit} | {rng} | {p.source} | {p.doc} |")
+        plausible = f"[{p.plausible[0]:g}, {p.plausible[1]:g}]" if p.plausible else "-"
+        origin = (p.plausible_source or A) if p.plausible else "-"
+        rows.append(f"| {p.group} | `{p.name}` | {p.default} | {p.unit} | {rng} | {plausible} | {p.source} "
+                    f"| {origin} | {p.doc} |")
     return "\n".join(rows)
 
 

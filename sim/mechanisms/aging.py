@@ -13,7 +13,8 @@ from .shared import logistic
 
 PARAMS = (
     Param("affinity_decay", 0.003, "1/week", 0.0, 1.0, "behaviour", A,
-          "Share of affinity that fades each week without contact."),
+          "Share of affinity that fades each week without contact.",
+          plausible=(0.001, 0.01)),
 )
 DRAWS = ()
 READS = ("vehicle_age", "service_due", "affinity", "cycle")

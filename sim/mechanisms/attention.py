@@ -14,15 +14,22 @@ from .shared import REMINDER
 
 PARAMS = (
     Param("attention_email", 0.30, "probability", 0.0, 1.0, "behaviour", A,
-          "Chance that a rested, neutral customer opens an email."),
+          "Chance that a rested, neutral customer opens an email.",
+          plausible=(0.12, 0.4),
+          plausible_source=("open rates 12.6% (automotive) to 22.7% per email (Campaign Monitor benchmarks 2019-2020; "
+                            "Mailchimp 2019); a rested customer opens more")),
     Param("attention_mail", 0.50, "probability", 0.0, 1.0, "behaviour", A,
-          "Chance that a rested, neutral customer reads a mailing."),
+          "Chance that a rested, neutral customer reads a mailing.",
+          plausible=(0.3, 0.7)),
     Param("attention_phone", 0.60, "probability", 0.0, 1.0, "behaviour", A,
-          "Chance that a rested, neutral customer takes a call."),
+          "Chance that a rested, neutral customer takes a call.",
+          plausible=(0.4, 0.8)),
     Param("attention_event", 0.45, "probability", 0.0, 1.0, "behaviour", A,
-          "Chance that a rested, neutral customer reads an event invitation."),
+          "Chance that a rested, neutral customer reads an event invitation.",
+          plausible=(0.25, 0.65)),
     Param("fatigue_sensitivity", 1.0, "1", 0.0, 1.0, "behaviour", A,
-          "How far fatigue suppresses attention: at 1 a fully fatigued customer opens nothing."),
+          "How far fatigue suppresses attention: at 1 a fully fatigued customer opens nothing.",
+          plausible=(0.5, 1.0)),
 )
 DRAWS = ("open",)
 READS = ("trust", "fatigue")

@@ -22,16 +22,21 @@ from .shared import REMINDER, SALES, VALUE, aimed, relevant
 
 PARAMS = (
     Param("cost_email", 0.25, "$/contact", 0.0, 1e4, "economics", A,
-          "Cost of an email, content production included."),
+          "Cost of an email, content production included.",
+          plausible=(0.05, 1.0)),
     Param("cost_mail", 1.50, "$/contact", 0.0, 1e4, "economics", A,
-          "Cost of a mailing."),
+          "Cost of a mailing.",
+          plausible=(0.5, 3.0)),
     Param("cost_phone", 6.00, "$/contact", 0.0, 1e4, "economics", A,
-          "Cost of a phone call."),
+          "Cost of a phone call.",
+          plausible=(3.0, 12.0)),
     Param("cost_event", 4.00, "$/contact", 0.0, 1e4, "economics", A,
-          "Cost of an event invitation."),
+          "Cost of an event invitation.",
+          plausible=(1.0, 8.0)),
     Param("cost_value_content", 1.00, "$/contact", 0.0, 1e4, "economics",
           "assumption: giving value costs money (useful content, small gifts, free checks)",
-          "Extra cost of a piece of value content (on top of the channel cost)."),
+          "Extra cost of a piece of value content (on top of the channel cost).",
+          plausible=(0.25, 3.0)),
 )
 DRAWS = ("contact", "content", "aim")
 READS = ("known", "opted_in", "stage", "tier", "interests", "service_due")

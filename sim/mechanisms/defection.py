@@ -12,7 +12,8 @@ from .shared import logistic
 
 PARAMS = (
     Param("defection_rate", 0.004, "1/week", 0.0, 1.0, "behaviour", A,
-          "Weekly chance that an owner with no equity, facing an even rival, drifts away."),
+          "Weekly chance that an owner with no equity, facing an even rival, drifts away.",
+          plausible=(0.001, 0.01)),
 )
 DRAWS = ("defect",)
 READS = ()

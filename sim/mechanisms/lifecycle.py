@@ -17,7 +17,8 @@ from .records import C
 
 PARAMS = (
     Param("loyalty_threshold", 0.65, "equity", 0.0, 1.0, "behaviour", A,
-          "Relationship equity (mean of trust and affinity) above which an owner is loyal."),
+          "Relationship equity (mean of trust and affinity) above which an owner is loyal.",
+          plausible=(0.55, 0.75)),
 )
 DRAWS = ()
 READS = ("stage", "known", "trust", "affinity")

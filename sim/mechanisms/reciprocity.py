@@ -18,13 +18,17 @@ from .shared import SALES
 PARAMS = (
     Param("reciprocity_strength", 1.0, "1", 0.0, 5.0, "behaviour",
           "domain notes: reciprocity, a relationship is not one way",
-          "Weight of the reciprocity balance: asks on a negative balance cost trust, on a positive one they are heeded more."),
+          "Weight of the reciprocity balance: asks on a negative balance cost trust, on a positive one they are heeded more.",
+          plausible=(0.5, 2.0)),
     Param("reciprocity_heed", 0.10, "1/unit", 0.0, 1.0, "behaviour", A,
-          "Change of an offer's effect per unit of reciprocity balance (times the strength), within 0 and 2 times."),
+          "Change of an offer's effect per unit of reciprocity balance (times the strength), within 0 and 2 times.",
+          plausible=(0.03, 0.2)),
     Param("ask_trust_cost", 0.01, "trust/ask", 0.0, 1.0, "behaviour", A,
-          "Trust lost per sales ask read while the reciprocity balance is negative (times the strength)."),
+          "Trust lost per sales ask read while the reciprocity balance is negative (times the strength).",
+          plausible=(0.0, 0.03)),
     Param("reciprocity_memory", 0.05, "1/week", 0.0, 1.0, "behaviour", A,
-          "Share of the reciprocity balance forgotten each week."),
+          "Share of the reciprocity balance forgotten each week.",
+          plausible=(0.02, 0.15)),
 )
 DRAWS = ()
 READS = ("reciprocity", "trust")

@@ -13,11 +13,14 @@ from .shared import relevant
 
 PARAMS = (
     Param("rival_contact_rate", 0.25, "1/week", 0.0, 1.0, "rival", A,
-          "Weekly chance that a customer gets a sales offer from the rival."),
+          "Weekly chance that a customer gets a sales offer from the rival.",
+          plausible=(0.05, 0.5)),
     Param("rival_targeting", 0.2, "share", 0.0, 1.0, "rival", A,
-          "How strictly the rival targets its offers (0 random, 1 always relevant)."),
+          "How strictly the rival targets its offers (0 random, 1 always relevant).",
+          plausible=(0.0, 0.5)),
     Param("rival_cost_per_contact", 0.25, "$/contact", 0.0, 1e4, "rival", A,
-          "Rival's cost per contact."),
+          "Rival's cost per contact.",
+          plausible=(0.05, 1.0)),
 )
 DRAWS = ("rival",)
 READS = ("interests",)

@@ -15,9 +15,11 @@ from .records import C, M, E
 
 PARAMS = (
     Param("purchase_affinity_gain", 0.20, "affinity/purchase", 0.0, 1.0, "behaviour", A,
-          "Share of the gap to full affinity closed by buying a car from us."),
+          "Share of the gap to full affinity closed by buying a car from us.",
+          plausible=(0.1, 0.35)),
     Param("vehicle_margin", 2000.0, "$/vehicle", 0.0, 1e6, "economics", A,
-          "Gross margin on a vehicle sold, for a customer of spend multiplier 1."),
+          "Gross margin on a vehicle sold, for a customer of spend multiplier 1.",
+          plausible=(1000.0, 4000.0)),
 )
 DRAWS = ("opt_in",)
 READS = ("spend", "vehicle_age", "service_due", "owner", "known", "opted_in", "ever_ours", "purchases", "affinity")

@@ -23,21 +23,30 @@ from .shared import logistic
 
 PARAMS = (
     Param("service_interval_weeks", 26, "weeks", 4, 260, "market", A,
-          "Weeks between routine service visits."),
+          "Weeks between routine service visits.",
+          plausible=(17, 52),
+          plausible_source=("2.3-2.8 service visits per car a year, every 19-23 weeks (Cox Automotive 2018, 2021); "
+                            "assumption up to yearly")),
     Param("service_pull", 1.0, "utility", -10.0, 10.0, "behaviour", A,
-          "Utility of having the car serviced at the selling dealer rather than elsewhere."),
+          "Utility of having the car serviced at the selling dealer rather than elsewhere.",
+          plausible=(0.0, 2.0)),
     Param("service_reminder_lift", 0.8, "utility", 0.0, 10.0, "behaviour",
           "domain notes: introduce each buyer to service, set the first appointment, remind",
-          "Utility a service reminder read in the weeks before the due date adds to servicing with us."),
+          "Utility a service reminder read in the weeks before the due date adds to servicing with us.",
+          plausible=(0.2, 1.5)),
     Param("service_quality", 0.90, "probability", 0.0, 1.0, "behaviour", A,
-          "Chance that a service visit leaves the customer satisfied (else trust falls)."),
+          "Chance that a service visit leaves the customer satisfied (else trust falls).",
+          plausible=(0.75, 0.98)),
     Param("service_trust_gain", 0.04, "trust/visit", 0.0, 1.0, "behaviour",
           "domain notes: service visits between purchases keep the relationship alive",
-          "Share of the gap to full trust closed by a satisfying service visit."),
+          "Share of the gap to full trust closed by a satisfying service visit.",
+          plausible=(0.01, 0.08)),
     Param("service_affinity_gain", 0.03, "affinity/visit", 0.0, 1.0, "behaviour", A,
-          "Share of the gap to full affinity closed by a satisfying service visit."),
+          "Share of the gap to full affinity closed by a satisfying service visit.",
+          plausible=(0.01, 0.06)),
     Param("service_margin", 120.0, "$/visit", 0.0, 1e5, "economics", A,
-          "Gross margin on a service visit, for a customer of spend multiplier 1."),
+          "Gross margin on a service visit, for a customer of spend multiplier 1.",
+          plausible=(60.0, 250.0)),
 )
 DRAWS = ("service_choice", "quality")
 READS = ("service_due", "owner", "trust", "affinity", "reminded", "serviced_with_us", "service_visits", "spend")

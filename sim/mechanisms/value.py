@@ -19,15 +19,20 @@ from .shared import EVENT, VALUE
 PARAMS = (
     Param("value_trust_gain", 0.010, "trust/contact", 0.0, 1.0, "behaviour",
           "domain notes: give something of value before asking", 
-          "Share of the gap to full trust closed by one piece of value content read."),
+          "Share of the gap to full trust closed by one piece of value content read.",
+          plausible=(0.003, 0.03)),
     Param("value_affinity_gain", 0.020, "affinity/contact", 0.0, 1.0, "behaviour", A,
-          "Share of the gap to full affinity closed by one piece of value content read."),
+          "Share of the gap to full affinity closed by one piece of value content read.",
+          plausible=(0.005, 0.05)),
     Param("event_affinity_gain", 0.15, "affinity/event", 0.0, 1.0, "behaviour", A,
-          "Share of the gap to full affinity closed by attending an event or clinic."),
+          "Share of the gap to full affinity closed by attending an event or clinic.",
+          plausible=(0.05, 0.3)),
     Param("event_attendance", 0.25, "probability", 0.0, 1.0, "behaviour", A,
-          "Chance that a customer who read an event invitation attends."),
+          "Chance that a customer who read an event invitation attends.",
+          plausible=(0.1, 0.4)),
     Param("cost_attendee", 25.0, "$/attendee", 0.0, 1e5, "economics", A,
-          "Cost of hosting one attendee at an event or clinic (gift included)."),
+          "Cost of hosting one attendee at an event or clinic (gift included).",
+          plausible=(10.0, 60.0)),
 )
 DRAWS = ("event",)
 READS = ("trust", "affinity")

@@ -11,7 +11,10 @@ from .records import C, E
 
 PARAMS = (
     Param("visit_rate", 0.25, "probability", 0.0, 1.0, "behaviour", A,
-          "Chance that reading a relevant offer leads to a website visit (scaled by need)."),
+          "Chance that reading a relevant offer leads to a website visit (scaled by need).",
+          plausible=(0.1, 0.4),
+          plausible_source=("clicks per open 9.8% (automotive) to 14.3% (Campaign Monitor); assumption up to 0.4 for a "
+                            "relevant offer")),
 )
 DRAWS = ("visit",)
 READS = ()
