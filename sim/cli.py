@@ -27,6 +27,7 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig, OmegaConf
 
 from .analysis import summary_text
+from .events import check_writable
 from .experiment import quiet_mesa, run_experiment
 from .gathering import gather
 from .results import INCOMPLETE, is_complete, load
@@ -82,6 +83,7 @@ def hydra_main(cfg: DictConfig) -> float:
     choices = hc.runtime.choices
     try:
         spec = experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")), parallel_jobs)
+        events_dir = check_writable(staging / "events") if spec.events else None
     except ParameterError as err:
         if multirun:
             raise
@@ -89,7 +91,7 @@ def hydra_main(cfg: DictConfig) -> float:
         print(f"rapport: error: {err}", file=sys.stderr)
         sys.exit(2)
     started = time.time()
-    results = run_experiment(spec, progress=not parallel_jobs)
+    results = run_experiment(spec, progress=not parallel_jobs, events_dir=events_dir)
     report = cfg.report if cfg.report is not None else not multirun
     out = write_results(results, final, report=report, config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
                         started=started, staging=staging)
