@@ -6,6 +6,7 @@
 - ``rapport report DIR``: gather the complete runs under DIR into ``DIR/comparison/``
   (or re-render the report of one run folder).
 - ``rapport dashboard [args]``: the interactive dashboard (``sim.app``).
+- ``rapport sensitivity [key=value ...]``: Morris and Sobol indices over plausible ranges (``sim.sensitivity``).
 
 Hydra stays here: the model only sees plain values. Every combination of overrides is
 composed and checked before Hydra creates any folder, so a bad value stops the run with
@@ -169,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         return report_command(argv[1:])
     if argv and argv[0] == "dashboard":
         return dashboard_command(argv[1:])
+    if argv and argv[0] == "sensitivity":
+        from .sensitivity import main as sensitivity_main
+
+        return sensitivity_main(argv[1:])
     if argv and argv[0] in ("--version", "-V"):
         from . import __version__
 
