@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from sim.mechanisms import (MECHANISMS, aging, attention, budget, contact, defection, fatigue, lifecycle, purchase,
-                            reciprocity, rival, sale, service, value, visits, word_of_mouth)
+                            reciprocity, rival, sale, service, shared, value, visits, word_of_mouth)
 from sim.mechanisms.draws import DRAWS
 from sim.mechanisms.records import COUNTS, MONEY, C, E, M
 from sim.params import CHANNELS, CONTENTS, PARAMS, validate
@@ -149,8 +149,10 @@ def test_contact_chance_content_relevance_and_cost(draws, counts):
     out = call(k, 0, 0, _plan(mix=value_mix, targeting=0.0), True, True, 1, 0, 0, 10, 0, counts)
     assert out[1] == VALUE and out[4] and out[6] == 1.25  # value content always fits and costs extra
     reminder_mix = (0.0, 0.0, 1.0, 1.0)
-    assert call(k, 0, 0, _plan(mix=reminder_mix, targeting=0.0), True, True, 1, 0, 0, 4, 0, counts)[4]
-    assert not call(k, 0, 0, _plan(mix=reminder_mix, targeting=0.0), True, True, 1, 0, 0, 5, 0, counts)[4]
+    for due, timely in ((np.int16(3), True), (np.int16(4), True), (np.int16(5), False)):  # window: 4 weeks
+        assert call(k, 0, 0, _plan(mix=reminder_mix, targeting=0.0), True, True, 1, 0, 0, due, 0, counts)[4] == timely
+    draws["aim"] = 0.0  # aimed (timed to the customer's car): fits whenever it comes
+    assert call(k, 0, 0, _plan(mix=reminder_mix, targeting=0.5), True, True, 1, 0, 0, np.int16(9), 0, counts)[4]
     assert not call(k, 0, 0, _plan(targeting=0.0), True, True, 1, 0, 0, 10, 0, counts)[4]  # untargeted offer
 
 
@@ -282,10 +284,10 @@ def test_a_sale_gives_a_new_car_owner_margin_affinity_and_a_crm_entry(draws, cou
     k = k_of(purchase_affinity_gain=0.2, vehicle_margin=2000.0, opt_in=0.8, service_interval_weeks=26)
     money = np.zeros(len(MONEY))
     draws["opt_in"] = 0.8 - 1e-9
-    out = pure(sale.sale)(k, 0, 0, True, True, True, 1.5, 300, 3, RIVAL, False, False, False, 0, 0.5, 0, counts, money)
+    out = pure(sale.sale)(k, 0, 0, True, True, True, 1.5, 300, 3, RIVAL, False, False, False, 0, 0.4, 0, counts, money)
     age, due, owner, known, opted_in, ever_ours, purchases, affinity, vehicle, events = out
     assert (age, due, owner, known, opted_in, ever_ours, purchases) == (0, 26, US, True, True, True, 1)
-    assert affinity == 0.5 + 0.2 * 0.5 and vehicle == 3000.0 and money[M.vehicle_margin] == 3000.0
+    assert affinity == 0.4 + 0.2 * 0.6 and vehicle == 3000.0 and money[M.vehicle_margin] == 3000.0
     assert events & E.bought_us and counts[C.our_sales] == counts[C.offer_sales] == counts[C.opt_ins] == 1
     draws["opt_in"] = 0.8 + 1e-9
     assert not pure(sale.sale)(k, 0, 0, True, True, False, 1.5, 300, 3, RIVAL, False, False, False, 0, 0.5, 0,
@@ -344,6 +346,12 @@ def test_defection_grows_with_the_rivals_lead(draws):
     assert not call(k, 0, 0, False, False, 1.0, 2.0) and not call(k, 0, 0, True, True, 1.0, 2.0)
 
 
+def test_a_relationship_is_the_purchase_connection_and_loyalty_stages():
+    active = {Stage.PURCHASE, Stage.CONNECTION, Stage.LOYALTY}
+    for stage in Stage:
+        assert pure(shared.in_relationship)(np.int8(stage)) == (stage in active), stage
+
+
 def test_lifecycle_stage_follows_the_week(counts):
     k = k_of(loyalty_threshold=0.6)
     call = pure(lifecycle.lifecycle)
@@ -360,6 +368,10 @@ def test_lifecycle_stage_follows_the_week(counts):
     assert call(k, 1, False, False, False, False, False, 0.9, True, True, 0.5, 0.5, counts)[0] == 0
     stage, trust, affinity, equity = call(k, 0, False, False, False, False, False, 0.0, False, False, 1.2, -0.1, counts)
     assert (trust, affinity, equity) == (1.0, 0.0, 0.5)
+    assert call(k, 0, False, False, False, False, False, 0.0, False, False, -0.2, 1.3, counts)[1:] == (0.0, 1.0, 0.5)
+    assert call(k, 0, False, False, False, False, False, 0.0, False, False, 0.3, 0.6, counts)[1:] == (0.3, 0.6, 0.5 * (0.3 + 0.6))
+    lapsed = np.int8(Stage.LAPSED)  # the weekly pass hands stages over as int8
+    assert call(k, lapsed, False, False, False, False, True, 1.0, True, True, 0.5, 0.5, counts)[0] == Stage.LAPSED
 
 
 # --- 9. word of mouth ---------------------------------------------------------------------------------------
@@ -380,10 +392,11 @@ def test_promoters_praise_and_detractors_warn_one_tie(draws, counts):
     draws["tie"] = (2 + 0.5 - 1e-6) / 4
     assert speak(k, 0, 0, True, 0.6, 0.0, ties, counts) == 2 * 3  # rested: sentiment 0.6
     assert speak(k, 0, 0, True, 0.6, 1.0, ties, counts) == word_of_mouth.SILENT  # fatigue sours it to 0.3
+    assert speak(k_of(word_of_mouth=False), 0, 0, True, 0.6, 0.0, ties, counts) == word_of_mouth.SILENT
+    assert speak(k, 0, 0, False, 0.6, 0.0, ties, counts) == word_of_mouth.SILENT  # no experience of us
+    assert speak(k, 0, 0, True, 0.6, 0.0, np.zeros((2, 0), np.int32), counts) == word_of_mouth.SILENT  # no ties
     draws["talk"] = 0.1 + 1e-9
     assert speak(k, 0, 1, True, detractor, 0.5, ties, counts) == word_of_mouth.SILENT  # did not talk this week
-    assert speak(k, 0, 0, False, promoter, 0.5, ties, counts) == word_of_mouth.SILENT  # no experience of us
-    assert speak(k_of(word_of_mouth=False), 0, 0, True, promoter, 0.5, ties, counts) == word_of_mouth.SILENT
 
 
 def test_heard_praise_raises_trust_and_refers_warnings_lower_it(counts):
@@ -395,3 +408,51 @@ def test_heard_praise_raises_trust_and_refers_warnings_lower_it(counts):
     trust, known, opted_in, events = hear(k, False, True, 0.4, True, False, 0, counts)
     assert trust == 0.4 - 0.1 * 0.4 and known and not opted_in and events == 0
     assert hear(k, True, False, 0.4, True, False, 0, counts)[1:] == (True, False, 0)  # already known: no referral
+
+
+# --- shared helpers and the edges of every chance ------------------------------------------------------------
+
+def test_relevance_is_aimed_or_of_interest_and_the_category_follows_the_draw():
+    relevant, aimed = pure(shared.relevant), pure(shared.aimed)
+    for category in range(8):
+        u = (category + 0.5) / 8  # fractional part 0.5 after scaling
+        assert relevant(1 << category, u, 0.0) and not relevant(0xFF ^ (1 << category), u, 0.0)
+        assert relevant(0, u, 0.51) and not relevant(0, u, 0.5)  # aimed when the fraction is below targeting
+    assert aimed(0.999, 1.0) and not aimed(0.124, 0.99) and aimed(0.124, 1.0)
+    assert pure(shared.logistic)(0.0) == 0.5 and pure(shared.logistic)(2.0) == 1 / (1 + math.exp(-2.0))
+
+
+def test_a_draw_equal_to_its_chance_does_not_fire(draws, counts):
+    """Uniforms are in [0, 1): an event of chance p fires for draws below p, never at p."""
+    k = k_of(rival_contact_rate=0.25, unsubscribe_rate=0.5, fatigue_recovery=0.0, opt_in=0.8, defection_rate=0.1,
+             visit_rate=0.4, talk_rate=0.1, event_attendance=0.4)
+    money = np.zeros(len(MONEY))
+    draws.update(rival=0.25, unsubscribe=0.5 * 0.5, opt_in=0.8, defect=0.1 * 0.5, visit=0.4, talk=0.1,
+                 event=0.4 * 0.5, contact=0.5, open=0.3 * 0.5, buy=0.1 * 0.5, choice=0.5, service_choice=0.5,
+                 quality=0.9)
+    assert not pure(rival.rival_offer)(k, 0, 0, 0xFF, counts)[0]
+    assert pure(fatigue.noise)(k, 0, 0, 0.4, True, True, False, False, False, 0, counts)[1]
+    assert not pure(sale.sale)(k, 0, 0, True, True, False, 1.0, 9, 9, RIVAL, False, False, False, 0, 0.5, 0,
+                               counts, money)[4]
+    assert not pure(defection.defection)(k, 0, 0, True, False, 1.0, 1.0)
+    assert not pure(visits.visit)(k, 0, 0, True, False, False, 0.5, 0, counts)[0]
+    assert not pure(value.value)(k, 0, 0, True, EVENT, 0.5, 0.0, 0, counts)[1]
+    assert not pure(contact.contact)(k, 0, 0, _plan(frequency=0.5), True, True, 1, 0, 0, 9, 0, counts)[0]
+    att = coefficients(attention_email=0.3).attention.tolist()
+    assert not pure(attention.attention)(k_of(attention_email=0.3, fatigue_sensitivity=0.0), 0, 0, att, True, EMAIL,
+                                         SALES, False, 0.0, 0.0, 0, counts)[0]
+    k_buy = k_of(purchase_hazard=0.1, trust_weight=0.0, affinity_weight=0.0, rival_pull=0.0,
+                 existing_customer_bonus=0.0)
+    assert not pure(purchase.purchase)(k_buy, 0, 0, 0.5, False, 1.0, False, False, 0.5, 0.5, US, counts)[0]
+    draws["buy"] = 0.0
+    assert not pure(purchase.purchase)(k_buy, 0, 0, 0.5, False, 1.0, False, False, 0.5, 0.5, US, counts)[1]
+    k_serve = k_of(trust_weight=0.0, affinity_weight=0.0, service_pull=0.0, rival_pull=0.0, service_quality=0.9)
+    assert not _serve(k_serve, counts, money)[4]
+    draws["service_choice"] = 0.0
+    assert _serve(k_serve, counts, money)[1] < 0.5  # quality draw at 0.9: a poor visit
+    ties = np.array([[1]], np.int32)
+    assert speak(k, ties) == word_of_mouth.SILENT
+
+
+def speak(k, ties):
+    return pure(word_of_mouth.speak)(k, 0, 0, True, 1.0, 0.0, ties, [0] * len(COUNTS))
