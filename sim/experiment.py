@@ -117,13 +117,9 @@ def shared_markets(spec: ExperimentSpec) -> dict[int, int]:
 
 
 def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path | None = None) -> Results:
-    """Run every arm for every replication (in parallel processes when workers > 1).
-
-    ``events_dir``: write every run's event log there (``sim.events``: one partition per
-    arm and replication); checked writable before any run starts.
-    """
-    if events_dir is not None:
-        events_dir = check_writable(events_dir)
+    """Run every arm for every replication (in parallel processes when workers > 1); with
+    ``events_dir``, checked first, every run's event log goes there (``sim.events``)."""
+    events_dir = check_writable(events_dir) if events_dir is not None else None
     tasks = [(i, r) for r in range(spec.replications) for i in range(len(spec.arms))]
     market_of = shared_markets(spec)
     holdout_tasks = sorted({(market_of[i], r) for i, r in tasks if i in market_of}, key=lambda t: (t[1], t[0]))

@@ -246,11 +246,15 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
     allowed = [o.name for o in OUTCOMES if o.has_difference]
     if metric not in allowed:
         raise ParameterError(f"optimized_metric={metric!r}: unknown, allowed are {', '.join(allowed)}")
-    events = cfg.get("events", False)
-    if not isinstance(events, bool):
-        raise ParameterError(f"events={events!r}: expected true or false")
     return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, comparisons, horizon, seed, reps,
-                          workers, base, metric, events)
+                          workers, base, metric, _flag(cfg, "events"))
+
+
+def _flag(cfg: Any, key: str) -> bool:
+    value = cfg.get(key, False)
+    if not isinstance(value, bool):
+        raise ParameterError(f"{key}={value!r}: expected true or false")
+    return value
 
 
 def _strategy_label(strategy: Any) -> str:
