@@ -101,28 +101,24 @@ def fit_and_compare(rfm: pd.DataFrame, truth: pd.DataFrame, future_weeks: int, s
     """Fit BG/NBD (``BetaGeoModel``) and Gamma-Gamma with PyMC-Marketing (MAP), predict each
     customer's transactions and value over ``future_weeks`` and compare with the truth.
 
-    Needs the optional ``pymc-marketing`` (``pip install rapport[clv]`` in a venv of its
-    own): imported here only. Returns the totals and the per-customer correlations.
+    Needs the optional ``pymc-marketing`` >= 1.0 (``pip install rapport[clv]``, in a venv of
+    its own): imported here only. Returns the totals and the per-customer correlations.
     """
     from pymc_marketing import clv
 
-    bg = clv.BetaGeoModel(data=rfm[["customer_id", "frequency", "recency", "T"]])
-    bg.fit(method="map", random_seed=seed) if _accepts(bg.fit, "method") else bg.fit(fit_method="map")
-    expected = np.asarray(bg.expected_purchases(future_t=future_weeks).mean(("chain", "draw")))
-    repeat = rfm[rfm["frequency"] > 0]
-    gg = clv.GammaGammaModel(data=repeat[["customer_id", "frequency", "monetary_value"]])
-    gg.fit(method="map", random_seed=seed) if _accepts(gg.fit, "method") else gg.fit(fit_method="map")
-    spend = gg.expected_customer_spend(data=rfm[["customer_id", "frequency", "monetary_value"]])
-    spend = np.asarray(spend.mean(("chain", "draw")))
+    frequency = rfm[["customer_id", "frequency", "recency", "T"]]
+    bg = clv.BetaGeoModel()
+    bg.fit(frequency, method="map", random_seed=seed, progressbar=False)
+    expected = np.asarray(bg.expected_purchases(data=frequency, future_t=future_weeks).mean(("chain", "draw")))
+    money = rfm[["customer_id", "frequency", "monetary_value"]]
+    gg = clv.GammaGammaModel()
+    gg.fit(money[money["frequency"] > 0], method="map", random_seed=seed, progressbar=False)
+    spend = np.asarray(gg.expected_customer_spend(data=money).mean(("chain", "draw")))
     value = expected * spend
     return {"customers": len(rfm), "predicted_transactions": float(expected.sum()),
             "true_transactions": float(truth["transactions"].sum()),
             "predicted_value": float(value.sum()), "true_value": float(truth["value"].sum()),
             "corr_transactions": float(np.corrcoef(expected, truth["transactions"])[0, 1]),
-            "corr_value": float(np.corrcoef(value, truth["value"])[0, 1])}
-
-
-def _accepts(func, name: str) -> bool:
-    import inspect
-
-    return name in inspect.signature(func).parameters
+            "corr_value": float(np.corrcoef(value, truth["value"])[0, 1]),
+            "bg_nbd": {k: float(np.asarray(v).mean()) for k, v in bg.fit_result.data_vars.items()},
+            "gamma_gamma": {k: float(np.asarray(v).mean()) for k, v in gg.fit_result.data_vars.items()}}
