@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from .events import check_writable
-from .metrics import OUTCOME, OUTCOMES
+from .metrics import OUTCOME, OUTCOMES, show
 from .params import BELOW, PARAMS, ParameterError, validate
 from .results import INCOMPLETE, MARKER
 from .strategies import load_strategy
@@ -361,7 +361,7 @@ def summary_text(res: SensitivityResults) -> str:
     unit = OUTCOME[res.spec.outcome].unit
     what = res.spec.outcome + (f" ({res.spec.strategy} minus {res.spec.versus})" if res.spec.versus
                                else f" ({res.spec.strategy})")
-    lines = [f"Sensitivity of {what}; between-seed sd at a point {res.noise_sd:,.4g} {unit} "
+    lines = [f"Sensitivity of {what}; between-seed sd at a point {show(res.noise_sd, unit)} ({unit}) "
              f"({res.spec.replications} seeds per point, the same for every point)"]
     for method, df in res.indices.items():
         key = "mu_star" if method == "morris" else "ST"

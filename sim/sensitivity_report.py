@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 import jinja2  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .metrics import OUTCOME  # noqa: E402
+from .metrics import OUTCOME, show  # noqa: E402
 
 if TYPE_CHECKING:
     from .sensitivity import SensitivityResults
@@ -53,15 +53,20 @@ def figure(res: "SensitivityResults", path: Path) -> Path:
     return path
 
 
+def _number(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 1e4 else f"{x:.4g}"
+
+
 def write_report(res: "SensitivityResults", folder: Path, info: dict) -> Path:
     """Write ``sensitivity.png`` and ``report.html`` into ``folder`` (the report atomically)."""
     png = figure(res, Path(folder) / "sensitivity.png")
     env = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
-    tables = {m: df.to_html(index=False, float_format=lambda x: f"{x:,.4g}", border=0)
+    tables = {m: df.to_html(index=False, float_format=_number, border=0)
               for m, df in res.indices.items()}
     html = env.get_template("sensitivity.html").render(
-        spec=res.spec, info=info, outcome=OUTCOME[res.spec.outcome], noise_sd=res.noise_sd, top=res.top,
+        spec=res.spec, info=info, outcome=OUTCOME[res.spec.outcome], top=res.top,
+        noise=show(res.noise_sd, OUTCOME[res.spec.outcome].unit),
         tables={m: jinja2.utils.markupsafe.Markup(t) for m, t in tables.items()},
         points={m: len(d) for m, d in res.designs.items()},
         image=base64.b64encode(png.read_bytes()).decode("ascii"))
