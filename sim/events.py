@@ -63,7 +63,13 @@ PARTITIONS = ("arm", "replication")
 
 
 class EventLog:
-    """Collects the rows of one model's run, week by week (see the module docstring)."""
+    """Collects the rows of one model's run (see the module docstring).
+
+    Each week only copies the event words and stages (``after``); they are turned into rows
+    for many weeks at once (``FLUSH`` customer-weeks), with array operations over them.
+    """
+
+    FLUSH = 1 << 21  # customer-weeks kept before they are turned into rows
 
     def __init__(self, model: "RelationshipModel"):
         p = model.params
@@ -74,52 +80,61 @@ class EventLog:
         self.value_cost = p["cost_value_content"]
         self.attendee_cost = p["cost_attendee"]
         self.chunks: list[dict[str, np.ndarray]] = []
-        self.stages: dict[bool, np.ndarray] = {}
-
-    def before(self, model: "RelationshipModel") -> None:
-        """Keep the stages before the week (stage changes are read against them)."""
-        self.stages = {False: model.pop.stage.copy()}
-        if model.holdout is not None:
-            self.stages[True] = model.holdout.stage.copy()
+        markets = {False: model.pop, True: model.holdout}
+        # per market (holdout flag): weeks, event words and stages kept, and the stages before them
+        self.kept = {h: ([], [], [], pop.stage.copy()) for h, pop in markets.items() if pop is not None}
 
     def after(self, model: "RelationshipModel") -> None:
-        """Turn the week's event bits into rows (for the holdout too when it runs in lockstep)."""
-        self.add(model.week, model.events, model.pop, False)
+        """Keep the week's event words and stages (for the holdout too when it runs in lockstep)."""
+        self._keep(False, model.week, model.events, model.pop.stage)
         if model.holdout is not None:
-            self.add(model.week, model.holdout_events, model.holdout, True)
+            self._keep(True, model.week, model.holdout_events, model.holdout.stage)
 
-    def add(self, week: int, words: np.ndarray, pop: "Population", holdout: bool) -> None:
-        """The rows of one week of one population."""
-        rows: list[tuple] = []  # (event, dealer, customers, channel, content, relevant, stage, amount)
-        contacted = np.flatnonzero(words & E.contacted)
-        if contacted.size:
-            w = words[contacted]
+    def _keep(self, holdout: bool, week: int, words: np.ndarray, stage: np.ndarray) -> None:
+        weeks, kept_words, stages, _ = self.kept[holdout]
+        weeks.append(week)
+        kept_words.append(words.copy())
+        stages.append(stage.copy())
+        if len(weeks) * words.size >= self.FLUSH:
+            self._flush(holdout)
+
+    def _flush(self, holdout: bool) -> None:
+        """Turn the kept weeks of one market into rows."""
+        weeks, kept_words, stages, before = self.kept[holdout]
+        if not weeks:
+            return
+        week = np.asarray(weeks, np.int16)
+        words, stage = np.stack(kept_words), np.stack(stages)  # (weeks, customers)
+        previous = np.vstack([before[None, :], stage[:-1]])
+        self.kept[holdout] = ([], [], [], stage[-1].copy())
+        rows: list[tuple] = []  # (event, dealer, (week index, customer), channel, content, relevant, stage, amount)
+        at = np.nonzero(words & E.contacted)
+        if at[0].size:
+            w = words[at]
             content = (w & ((1 << CONTENT_BITS) - 1)).astype(np.int8)
             channel = ((w >> CHANNEL_SHIFT) & ((1 << CHANNEL_BITS) - 1)).astype(np.int8)
             cost = self.channel_cost[channel] + np.where(content == VALUE, self.value_cost, 0.0)
-            rows.append(("contact", NONE, contacted, channel, content, (w & E.relevant) != 0, None, cost))
+            rows.append(("contact", NONE, at, channel, content, (w & E.relevant) != 0, None, cost))
         for name, bit, clear, dealer in FLAGS:
-            who = np.flatnonzero((words & bit) != 0 if not clear else (words & (bit | clear)) == bit)
-            if who.size:
-                rows.append((name, dealer, who, None, None, None, None, self._amount(name, dealer, who)))
-        before = self.stages.get(holdout)
-        if before is not None:
-            moved = np.flatnonzero(before != pop.stage)
-            if moved.size:
-                rows.append(("stage_change", NONE, moved, None, None, None, pop.stage[moved], None))
-        for event, dealer, who, channel, content, relevant, stage, amount in rows:
+            at = np.nonzero((words & bit) != 0 if not clear else (words & (bit | clear)) == bit)
+            if at[0].size:
+                rows.append((name, dealer, at, None, None, None, None, self._amount(name, at[1])))
+        at = np.nonzero(previous != stage)
+        if at[0].size:
+            rows.append(("stage_change", NONE, at, None, None, None, stage[at], None))
+        for event, dealer, (wi, who), channel, content, relevant, new_stage, amount in rows:
             n = who.size
             self.chunks.append({
-                "holdout": np.full(n, holdout), "customer": who.astype(np.int32),
-                "week": np.full(n, week, np.int16), "event": np.full(n, EVENT_NAMES.index(event), np.int8),
+                "holdout": np.full(n, holdout), "customer": who.astype(np.int32), "week": week[wi],
+                "event": np.full(n, EVENT_NAMES.index(event), np.int8),
                 "dealer": np.full(n, (NONE, US, RIVAL).index(dealer), np.int8),
                 "channel": channel if channel is not None else np.full(n, -1, np.int8),
                 "content": content if content is not None else np.full(n, -1, np.int8),
                 "relevant": relevant if relevant is not None else np.zeros(n, bool),
-                "stage": stage.astype(np.int8) if stage is not None else np.full(n, -1, np.int8),
+                "stage": new_stage.astype(np.int8) if new_stage is not None else np.full(n, -1, np.int8),
                 "amount": amount if amount is not None else np.zeros(n)})
 
-    def _amount(self, name: str, dealer: str, who: np.ndarray) -> np.ndarray | None:
+    def _amount(self, name: str, who: np.ndarray) -> np.ndarray | None:
         if name == "purchase":
             return self.vehicle[who]
         if name == "service":
@@ -130,6 +145,8 @@ class EventLog:
 
     def table(self) -> pd.DataFrame:
         """Every row so far, sorted by holdout, customer and week; codes as categories."""
+        for holdout in self.kept:
+            self._flush(holdout)
         if not self.chunks:
             return empty_table()
         cols = {c: np.concatenate([ch[c] for ch in self.chunks]) for c in COLUMNS}

@@ -129,8 +129,6 @@ class RelationshipModel(mesa.Model):
         self.week += 1
         self.draws.fill()
         old_stages = self.pop.stage[self.journey_ids]
-        if self.event_log is not None:
-            self.event_log.before(self)
         self.last = step(self.pop, self.policy, self.draws, self.coefficients, self.events)
         if self.holdout is not None or self.replay is not None:
             if self.holdout is not None:
