@@ -395,6 +395,9 @@ def test_promoters_praise_and_detractors_warn_one_tie(draws, counts):
     assert speak(k_of(word_of_mouth=False), 0, 0, True, 0.6, 0.0, ties, counts) == word_of_mouth.SILENT
     assert speak(k, 0, 0, False, 0.6, 0.0, ties, counts) == word_of_mouth.SILENT  # no experience of us
     assert speak(k, 0, 0, True, 0.6, 0.0, np.zeros((2, 0), np.int32), counts) == word_of_mouth.SILENT  # no ties
+    always = k_of(promoter_threshold=0.5, talk_rate=0.1, heed_positive=1.0)
+    assert speak(always, 0, 0, True, 0.6, 0.0, np.zeros((2, 0), np.int32), counts) == word_of_mouth.SILENT
+    assert speak(always, 0, 1, True, 0.6, 0.0, np.array([[1], [0]], np.int32), counts) == 2 * 0  # one tie: told
     draws["talk"] = 0.1 + 1e-9
     assert speak(k, 0, 1, True, detractor, 0.5, ties, counts) == word_of_mouth.SILENT  # did not talk this week
 
