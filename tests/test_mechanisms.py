@@ -156,6 +156,16 @@ def test_contact_chance_content_relevance_and_cost(draws, counts):
     assert not call(k, 0, 0, _plan(targeting=0.0), True, True, 1, 0, 0, 10, 0, counts)[4]  # untargeted offer
 
 
+def test_planned_cost_of_a_segment_is_its_frequency_times_channel_and_content_costs():
+    mix = np.array([[[0.2, 0.7, 0.9, 1.0]]], np.float32)  # value content: 0.5 of the mix
+    costs = budget.planned_costs(np.array([[0.5]], np.float32), np.array([[1]], np.int8), mix,
+                                 np.array([0.25, 1.5, 6.0, 4.0]), 2.0)
+    assert costs.tolist() == [pytest.approx(0.5 * (1.5 + 0.5 * 2.0))]
+    first = budget.planned_costs(np.array([[1.0]], np.float32), np.array([[0]], np.int8),
+                                 np.array([[[0.0, 0.3, 1.0, 1.0]]], np.float32), np.array([1.0, 0, 0, 0]), 1.0)
+    assert first.tolist() == [pytest.approx(1.0 + 0.3)]
+
+
 def test_budget_thins_contacts_to_the_share_it_pays_for():
     costs = np.array([1.0, 2.0] * 6)
     known = np.array([True, True, True, False])
@@ -313,6 +323,8 @@ def test_reminders_raise_the_chance_of_servicing_with_us(draws, counts):
     assert _serve(k, counts, money, reminded=True)[4]
     draws["service_choice"] = logistic(v_us + 0.8 - v_other) + 1e-9
     assert not _serve(k, counts, money, reminded=True)[4]
+    draws["service_choice"] = logistic(v_us + 0.8 - v_other) - 1e-9
+    assert _serve(k, counts, money, reminded=True)[4]
     draws["service_choice"] = logistic(0.5 * 2.0 + 0.5 - (2.0 + 1.0)) - 1e-9  # the rival sold the car
     assert _serve(k, counts, money, owner=RIVAL)[4]
     assert _serve(k, counts, money, reminded=True)[3] is False  # the reminder is used up
@@ -323,9 +335,10 @@ def test_good_service_builds_trust_and_poor_service_costs_it(draws, counts):
              service_interval_weeks=26)
     money = np.zeros(len(MONEY))
     draws.update(service_choice=0.0, quality=0.9 - 1e-9)
-    due, trust, affinity, reminded, with_us, visits_, margin, events = _serve(k, counts, money)
+    due, trust, affinity, reminded, with_us, visits_, margin, events = _serve(k, counts, money, affinity=0.4)
     assert with_us and due == 26 and visits_ == 1 and margin == 240.0 and events & E.serviced_us
-    assert trust == 0.5 + 0.1 * 0.5 and affinity == 0.5 + 0.05 * 0.5
+    assert trust == 0.5 + 0.1 * 0.5 and affinity == 0.4 + 0.05 * 0.6
+    assert counts[C.service_by_our_owners] == counts[C.service_with_us_by_our_owners] == 1
     draws["quality"] = 0.9 + 1e-9
     assert _serve(k, counts, money)[1:3] == (0.5 - 2 * 0.1 * 0.5, 0.5)
     draws["service_choice"] = 1.0 - 1e-9
@@ -360,7 +373,8 @@ def test_lifecycle_stage_follows_the_week(counts):
     assert call(k, C_, True, False, True, False, True, 0.0, False, False, 0.5, 0.5, counts)[0] == Stage.LAPSED
     assert call(k, L, True, False, False, True, True, 0.0, False, False, 0.9, 0.9, counts)[0] == Stage.LAPSED
     assert counts[C.defections] == 2
-    assert call(k, C_, True, False, False, False, True, 0.0, False, False, 0.7, 0.5, counts)[0] == L
+    assert call(k, C_, True, False, False, False, True, 0.0, False, False, 0.7, 0.5, counts)[0] == L  # equity 0.6
+    assert call(k, C_, True, False, False, False, True, 0.0, False, False, 0.9, 0.7, counts)[0] == L
     assert call(k, L, True, False, False, False, True, 0.0, False, False, 0.7, 0.49, counts)[0] == C_
     assert call(k, int(Stage.LAPSED), False, False, False, False, True, 1.0, True, True, 0.5, 0.5, counts)[0] == 5
     assert call(k, 0, False, False, False, False, True, 0.6, False, False, 0.5, 0.5, counts)[0] == 1
