@@ -148,6 +148,8 @@ def test_contact_chance_content_relevance_and_cost(draws, counts):
     value_mix = (0.0, 1.0, 1.0, 1.0)
     out = call(k, 0, 0, _plan(mix=value_mix, targeting=0.0), True, True, 1, 0, 0, 10, 0, counts)
     assert out[1] == VALUE and out[4] and out[6] == 1.25  # value content always fits and costs extra
+    out = call(k, 0, 0, _plan(mix=(0.0, 0.0, 0.0, 1.0)), True, True, 1, 0, 0, 10, 0, counts)
+    assert out[1] == EVENT and out[4]  # invitations always fit
     reminder_mix = (0.0, 0.0, 1.0, 1.0)
     for due, timely in ((np.int16(3), True), (np.int16(4), True), (np.int16(5), False)):  # window: 4 weeks
         assert call(k, 0, 0, _plan(mix=reminder_mix, targeting=0.0), True, True, 1, 0, 0, due, 0, counts)[4] == timely
@@ -174,6 +176,7 @@ def test_budget_thins_contacts_to_the_share_it_pays_for():
     share = pure(budget.share_paid)
     assert share(known, opted, stage, tier, costs, 1.5) == 0.5  # wanted 1 + 2 = 3
     assert share(known, opted, stage, tier, costs, 3.0) == 1.0
+    assert share(known, opted, stage, tier, costs, 10.0) == 1.0  # never more than the policy wants
     assert share(known, opted, stage, tier, costs, math.inf) == 1.0
 
 
@@ -215,7 +218,8 @@ def test_attention_rises_with_trust_falls_with_fatigue_and_remembers_timely_remi
 
 def test_value_content_read_builds_trust_and_affinity(draws, counts):
     k = k_of(value_trust_gain=0.1, value_affinity_gain=0.2)
-    value_read, attended, trust, affinity, cost, events = pure(value.value)(k, 0, 0, True, VALUE, 0.4, 0.5, 0, counts)
+    value_read, attended, trust, affinity, cost, events = pure(value.value)(k, 0, 0, True, np.int64(VALUE), 0.4, 0.5, 0,
+                                                                            counts)  # content as the pass has it
     assert value_read and not attended and cost == 0.0
     assert trust == 0.4 + 0.1 * (1 - 0.4)
     assert affinity == 0.5 + 0.2 * (1 - 0.5)
@@ -235,17 +239,17 @@ def test_an_attended_event_builds_trust_and_affinity_and_costs_the_attendee(draw
 
 
 def test_reciprocity_balance_changes_how_offers_are_heeded_and_what_asks_cost():
-    k = k_of(reciprocity_strength=2.0, reciprocity_heed=0.1, ask_trust_cost=0.05, reciprocity_memory=0.5)
+    k = k_of(reciprocity_strength=2.0, reciprocity_heed=0.1, ask_trust_cost=0.05, reciprocity_memory=0.25)
     call = pure(reciprocity.reciprocity)
-    offer_read, heed, balance, trust = call(k, True, SALES, True, False, 4.0, 0.5)
-    assert offer_read and heed == 1 + 2.0 * 0.1 * 2.0 and balance == 2.0 - 1 and trust == 0.5
+    offer_read, heed, balance, trust = call(k, True, SALES, True, False, 4.0, 0.5)  # 4 remembered as 3
+    assert offer_read and heed == 1 + 2.0 * 0.1 * 3.0 and balance == 3.0 - 1 and trust == 0.5
     offer_read, heed, balance, trust = call(k, True, SALES, True, False, -4.0, 0.5)
-    assert heed == pytest.approx(1 - 2.0 * 0.1 * 2.0) and trust == 0.5  # relevant ask: heeded less, no cost
+    assert heed == pytest.approx(1 - 2.0 * 0.1 * 3.0) and trust == 0.5  # relevant ask: heeded less, no cost
     offer_read, heed, balance, trust = call(k, True, SALES, False, False, -4.0, 0.5)
-    assert not offer_read and trust == 0.5 - 2.0 * 0.05 and balance == -3.0  # irrelevant ask on a debt
+    assert not offer_read and trust == 0.5 - 2.0 * 0.05 and balance == -4.0  # irrelevant ask on a debt
     assert call(k, True, SALES, False, False, 4.0, 0.5)[3] == 0.5  # ... but not on a credit
-    assert call(k, True, VALUE, False, True, 4.0, 0.5)[1:3] == (1 + 0.4, 3.0)  # giving: +1
-    assert call(k, False, SALES, True, False, 4.0, 0.5)[:3] == (False, 1.0, 2.0)  # unread: even heed
+    assert call(k, True, VALUE, False, True, 4.0, 0.5)[1:3] == (1 + 0.6, 4.0)  # giving: +1
+    assert call(k, False, SALES, True, False, 4.0, 0.5)[:3] == (False, 1.0, 3.0)  # unread: even heed
     assert call(k, True, SALES, True, False, 100.0, 0.5)[1] == 2.0  # heed at most twice
     assert call(k, True, VALUE, False, True, 200.0, 0.5)[2] == 50.0  # the balance is clipped
 
@@ -278,15 +282,15 @@ def test_purchase_hazard_rises_with_need_and_heeded_offers_and_the_dealer_is_a_l
         assert not call(k, 0, 0, 0.8, True, heed, False, True, 0.5, 0.5, US, counts)[0]
     draws["buy"] = 0.1 * 0.8 * (1 + 3.0) - 1e-9
     assert call(k, 0, 0, 0.8, False, 1.0, True, True, 0.5, 0.5, US, counts)[0]  # the rival's offer lifts it too
-    u_us = 2.0 * 0.5 + 1.0 * 0.5 + 1.5 * 2.0 + math.log1p(0.2)
+    u_us = 2.0 * 0.5 + 1.0 * 0.4 + 1.5 * 2.0 + math.log1p(0.2)
     u_rival = 1.0 + 0.0 + 0.0
     draws.update(buy=0.0, choice=logistic(u_us - u_rival) - 1e-9)
     counts[:] = [0] * len(COUNTS)
-    buying, bought_us, got_us, got_rival = call(k, 0, 0, 0.8, True, 2.0, False, True, 0.5, 0.5, US, counts)
+    buying, bought_us, got_us, got_rival = call(k, 0, 0, 0.8, True, 2.0, False, True, 0.5, 0.4, US, counts)
     assert buying and bought_us and got_us == pytest.approx(u_us) and got_rival == u_rival
     assert counts[C.replacements_by_our_owners] == counts[C.repurchases_with_us] == 1
     draws["choice"] = logistic(u_us - u_rival) + 1e-9
-    assert not call(k, 0, 0, 0.8, True, 2.0, False, True, 0.5, 0.5, US, counts)[1]
+    assert not call(k, 0, 0, 0.8, True, 2.0, False, True, 0.5, 0.4, US, counts)[1]
     assert call(k, 0, 0, 0.8, False, 1.0, True, False, 0.5, 0.5, RIVAL, counts)[3] == 1.0 + 1.5 + math.log1p(0.2)
 
 
@@ -400,13 +404,16 @@ def test_promoters_praise_and_detractors_warn_one_tie(draws, counts):
     assert speak(k, 0, 1, True, detractor, 0.5, ties, counts) == 2 * 4 + 1
     assert speak(k, 0, 0, True, neutral, 0.5, ties, counts) == word_of_mouth.SILENT
     assert (counts[C.promoters], counts[C.detractors]) == (1, 1)
+    draws["tie"] = (2 + 0.5) / 4  # at heed_positive exactly: not heeded
+    assert speak(k, 0, 0, True, promoter, 0.5, ties, counts) == word_of_mouth.SILENT
+    counts[C.promoters] -= 1
     draws["tie"] = (2 + 0.7) / 4  # between heed_positive and heed_negative: only warnings are heeded
     assert speak(k, 0, 0, True, promoter, 0.5, ties, counts) == word_of_mouth.SILENT
     assert speak(k, 0, 1, True, detractor, 0.5, ties, counts) == 2 * 4 + 1
     draws["tie"] = (2 + 0.5 - 1e-6) / 4
     assert speak(k, 0, 0, True, 0.6, 0.0, ties, counts) == 2 * 3  # rested: sentiment 0.6
     assert speak(k, 0, 0, True, 0.6, 1.0, ties, counts) == word_of_mouth.SILENT  # fatigue sours it to 0.3
-    assert speak(k_of(word_of_mouth=False), 0, 0, True, 0.6, 0.0, ties, counts) == word_of_mouth.SILENT
+    assert speak(k._replace(word_of_mouth=0.0), 0, 0, True, 0.6, 0.0, ties, counts) == word_of_mouth.SILENT
     assert speak(k, 0, 0, False, 0.6, 0.0, ties, counts) == word_of_mouth.SILENT  # no experience of us
     assert speak(k, 0, 0, True, 0.6, 0.0, np.zeros((2, 0), np.int32), counts) == word_of_mouth.SILENT  # no ties
     always = k_of(promoter_threshold=0.5, talk_rate=0.1, heed_positive=1.0)
