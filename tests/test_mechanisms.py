@@ -148,12 +148,24 @@ def test_contact_chance_content_relevance_and_cost(draws, counts):
     value_mix = (0.0, 1.0, 1.0, 1.0)
     out = call(k, 0, 0, _plan(mix=value_mix, targeting=0.0), True, True, 1, 0, 0, 10, 0, counts)
     assert out[1] == VALUE and out[4] and out[6] == 1.25  # value content always fits and costs extra
+    out = call(k, 0, 0, _plan(mix=(0.0, 0.0, 0.0, 1.0)), True, True, 1, 0, 0, 10, 0, counts)
+    assert out[1] == EVENT and out[4]  # invitations always fit
     reminder_mix = (0.0, 0.0, 1.0, 1.0)
     for due, timely in ((np.int16(3), True), (np.int16(4), True), (np.int16(5), False)):  # window: 4 weeks
         assert call(k, 0, 0, _plan(mix=reminder_mix, targeting=0.0), True, True, 1, 0, 0, due, 0, counts)[4] == timely
     draws["aim"] = 0.0  # aimed (timed to the customer's car): fits whenever it comes
     assert call(k, 0, 0, _plan(mix=reminder_mix, targeting=0.5), True, True, 1, 0, 0, np.int16(9), 0, counts)[4]
     assert not call(k, 0, 0, _plan(targeting=0.0), True, True, 1, 0, 0, 10, 0, counts)[4]  # untargeted offer
+
+
+def test_planned_cost_of_a_segment_is_its_frequency_times_channel_and_content_costs():
+    mix = np.array([[[0.2, 0.7, 0.9, 1.0]]], np.float32)  # value content: 0.5 of the mix
+    costs = budget.planned_costs(np.array([[0.5]], np.float32), np.array([[1]], np.int8), mix,
+                                 np.array([0.25, 1.5, 6.0, 4.0]), 2.0)
+    assert costs.tolist() == [pytest.approx(0.5 * (1.5 + 0.5 * 2.0))]
+    first = budget.planned_costs(np.array([[1.0]], np.float32), np.array([[0]], np.int8),
+                                 np.array([[[0.0, 0.3, 1.0, 1.0]]], np.float32), np.array([1.0, 0, 0, 0]), 1.0)
+    assert first.tolist() == [pytest.approx(1.0 + 0.3)]
 
 
 def test_budget_thins_contacts_to_the_share_it_pays_for():
@@ -164,6 +176,7 @@ def test_budget_thins_contacts_to_the_share_it_pays_for():
     share = pure(budget.share_paid)
     assert share(known, opted, stage, tier, costs, 1.5) == 0.5  # wanted 1 + 2 = 3
     assert share(known, opted, stage, tier, costs, 3.0) == 1.0
+    assert share(known, opted, stage, tier, costs, 10.0) == 1.0  # never more than the policy wants
     assert share(known, opted, stage, tier, costs, math.inf) == 1.0
 
 
@@ -205,7 +218,8 @@ def test_attention_rises_with_trust_falls_with_fatigue_and_remembers_timely_remi
 
 def test_value_content_read_builds_trust_and_affinity(draws, counts):
     k = k_of(value_trust_gain=0.1, value_affinity_gain=0.2)
-    value_read, attended, trust, affinity, cost, events = pure(value.value)(k, 0, 0, True, VALUE, 0.4, 0.5, 0, counts)
+    value_read, attended, trust, affinity, cost, events = pure(value.value)(k, 0, 0, True, np.int64(VALUE), 0.4, 0.5, 0,
+                                                                            counts)  # content as the pass has it
     assert value_read and not attended and cost == 0.0
     assert trust == 0.4 + 0.1 * (1 - 0.4)
     assert affinity == 0.5 + 0.2 * (1 - 0.5)
@@ -225,17 +239,17 @@ def test_an_attended_event_builds_trust_and_affinity_and_costs_the_attendee(draw
 
 
 def test_reciprocity_balance_changes_how_offers_are_heeded_and_what_asks_cost():
-    k = k_of(reciprocity_strength=2.0, reciprocity_heed=0.1, ask_trust_cost=0.05, reciprocity_memory=0.5)
+    k = k_of(reciprocity_strength=2.0, reciprocity_heed=0.1, ask_trust_cost=0.05, reciprocity_memory=0.25)
     call = pure(reciprocity.reciprocity)
-    offer_read, heed, balance, trust = call(k, True, SALES, True, False, 4.0, 0.5)
-    assert offer_read and heed == 1 + 2.0 * 0.1 * 2.0 and balance == 2.0 - 1 and trust == 0.5
+    offer_read, heed, balance, trust = call(k, True, SALES, True, False, 4.0, 0.5)  # 4 remembered as 3
+    assert offer_read and heed == 1 + 2.0 * 0.1 * 3.0 and balance == 3.0 - 1 and trust == 0.5
     offer_read, heed, balance, trust = call(k, True, SALES, True, False, -4.0, 0.5)
-    assert heed == pytest.approx(1 - 2.0 * 0.1 * 2.0) and trust == 0.5  # relevant ask: heeded less, no cost
+    assert heed == pytest.approx(1 - 2.0 * 0.1 * 3.0) and trust == 0.5  # relevant ask: heeded less, no cost
     offer_read, heed, balance, trust = call(k, True, SALES, False, False, -4.0, 0.5)
-    assert not offer_read and trust == 0.5 - 2.0 * 0.05 and balance == -3.0  # irrelevant ask on a debt
+    assert not offer_read and trust == 0.5 - 2.0 * 0.05 and balance == -4.0  # irrelevant ask on a debt
     assert call(k, True, SALES, False, False, 4.0, 0.5)[3] == 0.5  # ... but not on a credit
-    assert call(k, True, VALUE, False, True, 4.0, 0.5)[1:3] == (1 + 0.4, 3.0)  # giving: +1
-    assert call(k, False, SALES, True, False, 4.0, 0.5)[:3] == (False, 1.0, 2.0)  # unread: even heed
+    assert call(k, True, VALUE, False, True, 4.0, 0.5)[1:3] == (1 + 0.6, 4.0)  # giving: +1
+    assert call(k, False, SALES, True, False, 4.0, 0.5)[:3] == (False, 1.0, 3.0)  # unread: even heed
     assert call(k, True, SALES, True, False, 100.0, 0.5)[1] == 2.0  # heed at most twice
     assert call(k, True, VALUE, False, True, 200.0, 0.5)[2] == 50.0  # the balance is clipped
 
@@ -268,15 +282,15 @@ def test_purchase_hazard_rises_with_need_and_heeded_offers_and_the_dealer_is_a_l
         assert not call(k, 0, 0, 0.8, True, heed, False, True, 0.5, 0.5, US, counts)[0]
     draws["buy"] = 0.1 * 0.8 * (1 + 3.0) - 1e-9
     assert call(k, 0, 0, 0.8, False, 1.0, True, True, 0.5, 0.5, US, counts)[0]  # the rival's offer lifts it too
-    u_us = 2.0 * 0.5 + 1.0 * 0.5 + 1.5 * 2.0 + math.log1p(0.2)
+    u_us = 2.0 * 0.5 + 1.0 * 0.4 + 1.5 * 2.0 + math.log1p(0.2)
     u_rival = 1.0 + 0.0 + 0.0
     draws.update(buy=0.0, choice=logistic(u_us - u_rival) - 1e-9)
     counts[:] = [0] * len(COUNTS)
-    buying, bought_us, got_us, got_rival = call(k, 0, 0, 0.8, True, 2.0, False, True, 0.5, 0.5, US, counts)
+    buying, bought_us, got_us, got_rival = call(k, 0, 0, 0.8, True, 2.0, False, True, 0.5, 0.4, US, counts)
     assert buying and bought_us and got_us == pytest.approx(u_us) and got_rival == u_rival
     assert counts[C.replacements_by_our_owners] == counts[C.repurchases_with_us] == 1
     draws["choice"] = logistic(u_us - u_rival) + 1e-9
-    assert not call(k, 0, 0, 0.8, True, 2.0, False, True, 0.5, 0.5, US, counts)[1]
+    assert not call(k, 0, 0, 0.8, True, 2.0, False, True, 0.5, 0.4, US, counts)[1]
     assert call(k, 0, 0, 0.8, False, 1.0, True, False, 0.5, 0.5, RIVAL, counts)[3] == 1.0 + 1.5 + math.log1p(0.2)
 
 
@@ -313,6 +327,8 @@ def test_reminders_raise_the_chance_of_servicing_with_us(draws, counts):
     assert _serve(k, counts, money, reminded=True)[4]
     draws["service_choice"] = logistic(v_us + 0.8 - v_other) + 1e-9
     assert not _serve(k, counts, money, reminded=True)[4]
+    draws["service_choice"] = logistic(v_us + 0.8 - v_other) - 1e-9
+    assert _serve(k, counts, money, reminded=True)[4]
     draws["service_choice"] = logistic(0.5 * 2.0 + 0.5 - (2.0 + 1.0)) - 1e-9  # the rival sold the car
     assert _serve(k, counts, money, owner=RIVAL)[4]
     assert _serve(k, counts, money, reminded=True)[3] is False  # the reminder is used up
@@ -323,9 +339,10 @@ def test_good_service_builds_trust_and_poor_service_costs_it(draws, counts):
              service_interval_weeks=26)
     money = np.zeros(len(MONEY))
     draws.update(service_choice=0.0, quality=0.9 - 1e-9)
-    due, trust, affinity, reminded, with_us, visits_, margin, events = _serve(k, counts, money)
+    due, trust, affinity, reminded, with_us, visits_, margin, events = _serve(k, counts, money, affinity=0.4)
     assert with_us and due == 26 and visits_ == 1 and margin == 240.0 and events & E.serviced_us
-    assert trust == 0.5 + 0.1 * 0.5 and affinity == 0.5 + 0.05 * 0.5
+    assert trust == 0.5 + 0.1 * 0.5 and affinity == 0.4 + 0.05 * 0.6
+    assert counts[C.service_by_our_owners] == counts[C.service_with_us_by_our_owners] == 1
     draws["quality"] = 0.9 + 1e-9
     assert _serve(k, counts, money)[1:3] == (0.5 - 2 * 0.1 * 0.5, 0.5)
     draws["service_choice"] = 1.0 - 1e-9
@@ -360,7 +377,8 @@ def test_lifecycle_stage_follows_the_week(counts):
     assert call(k, C_, True, False, True, False, True, 0.0, False, False, 0.5, 0.5, counts)[0] == Stage.LAPSED
     assert call(k, L, True, False, False, True, True, 0.0, False, False, 0.9, 0.9, counts)[0] == Stage.LAPSED
     assert counts[C.defections] == 2
-    assert call(k, C_, True, False, False, False, True, 0.0, False, False, 0.7, 0.5, counts)[0] == L
+    assert call(k, C_, True, False, False, False, True, 0.0, False, False, 0.7, 0.5, counts)[0] == L  # equity 0.6
+    assert call(k, C_, True, False, False, False, True, 0.0, False, False, 0.9, 0.7, counts)[0] == L
     assert call(k, L, True, False, False, False, True, 0.0, False, False, 0.7, 0.49, counts)[0] == C_
     assert call(k, int(Stage.LAPSED), False, False, False, False, True, 1.0, True, True, 0.5, 0.5, counts)[0] == 5
     assert call(k, 0, False, False, False, False, True, 0.6, False, False, 0.5, 0.5, counts)[0] == 1
@@ -386,15 +404,21 @@ def test_promoters_praise_and_detractors_warn_one_tie(draws, counts):
     assert speak(k, 0, 1, True, detractor, 0.5, ties, counts) == 2 * 4 + 1
     assert speak(k, 0, 0, True, neutral, 0.5, ties, counts) == word_of_mouth.SILENT
     assert (counts[C.promoters], counts[C.detractors]) == (1, 1)
+    draws["tie"] = (2 + 0.5) / 4  # at heed_positive exactly: not heeded
+    assert speak(k, 0, 0, True, promoter, 0.5, ties, counts) == word_of_mouth.SILENT
+    counts[C.promoters] -= 1
     draws["tie"] = (2 + 0.7) / 4  # between heed_positive and heed_negative: only warnings are heeded
     assert speak(k, 0, 0, True, promoter, 0.5, ties, counts) == word_of_mouth.SILENT
     assert speak(k, 0, 1, True, detractor, 0.5, ties, counts) == 2 * 4 + 1
     draws["tie"] = (2 + 0.5 - 1e-6) / 4
     assert speak(k, 0, 0, True, 0.6, 0.0, ties, counts) == 2 * 3  # rested: sentiment 0.6
     assert speak(k, 0, 0, True, 0.6, 1.0, ties, counts) == word_of_mouth.SILENT  # fatigue sours it to 0.3
-    assert speak(k_of(word_of_mouth=False), 0, 0, True, 0.6, 0.0, ties, counts) == word_of_mouth.SILENT
+    assert speak(k._replace(word_of_mouth=0.0), 0, 0, True, 0.6, 0.0, ties, counts) == word_of_mouth.SILENT
     assert speak(k, 0, 0, False, 0.6, 0.0, ties, counts) == word_of_mouth.SILENT  # no experience of us
     assert speak(k, 0, 0, True, 0.6, 0.0, np.zeros((2, 0), np.int32), counts) == word_of_mouth.SILENT  # no ties
+    always = k_of(promoter_threshold=0.5, talk_rate=0.1, heed_positive=1.0)
+    assert speak(always, 0, 0, True, 0.6, 0.0, np.zeros((2, 0), np.int32), counts) == word_of_mouth.SILENT
+    assert speak(always, 0, 1, True, 0.6, 0.0, np.array([[1], [0]], np.int32), counts) == 2 * 0  # one tie: told
     draws["talk"] = 0.1 + 1e-9
     assert speak(k, 0, 1, True, detractor, 0.5, ties, counts) == word_of_mouth.SILENT  # did not talk this week
 
