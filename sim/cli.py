@@ -16,6 +16,7 @@ one line (no traceback) and writes nothing.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -32,7 +33,7 @@ from .events import check_writable
 from .experiment import quiet_mesa, run_experiment
 from .gathering import gather
 from .results import INCOMPLETE, is_complete, load
-from .writing import write_results
+from .writing import COMMAND_ENV, write_results
 from .params import ParameterError
 from .preflight import hydra_arguments, one_line, preflight
 from .resources import CONFIG_DIR
@@ -185,6 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     except ParameterError as err:
         print(f"rapport: error: {err}", file=sys.stderr)
         return 2
+    # Jobs record the user's command in meta.json, also where a launcher runs them in workers.
+    program = Path(sys.argv[0] or "rapport").name
+    before = os.environ.get(COMMAND_ENV)
+    os.environ[COMMAND_ENV] = json.dumps(["rapport" if program == "__main__.py" else program] + argv)
     sys.argv = [sys.argv[0] or "rapport"] + argv  # Hydra reads its arguments from sys.argv
-    hydra_main()
+    try:
+        hydra_main()
+    finally:
+        if before is None:
+            os.environ.pop(COMMAND_ENV, None)
+        else:
+            os.environ[COMMAND_ENV] = before
     return 0

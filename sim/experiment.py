@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -100,9 +101,18 @@ def _set_threads(n: int) -> None:
 
 
 # --- an experiment --------------------------------------------------------------------------
-def _workers(requested: int, tasks: int) -> int:
+# Below this much work (customer-weeks, holdouts included) ``workers=0`` runs in this process:
+# starting worker processes (each imports Rapport and loads the compiled kernels, about a
+# second, more on a loaded machine) would cost more than it saves; the kernels still use
+# every core through their own threads.
+SMALL_WORK = 20_000_000
+
+
+def _workers(requested: int, tasks: int, work: float = math.inf) -> int:
     if requested:
         return max(1, min(requested, tasks))
+    if work < SMALL_WORK:
+        return 1
     return max(1, min(os.cpu_count() or 1, tasks))
 
 
@@ -123,7 +133,10 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
     tasks = [(i, r) for r in range(spec.replications) for i in range(len(spec.arms))]
     market_of = shared_markets(spec)
     holdout_tasks = sorted({(market_of[i], r) for i, r in tasks if i in market_of}, key=lambda t: (t[1], t[0]))
-    workers = _workers(spec.workers, len(tasks))
+    work = spec.horizon_weeks * sum(a.params["customers"] * (1 if i in market_of else 2)
+                                    for i, a in enumerate(spec.arms)) * spec.replications
+    work += spec.horizon_weeks * sum(spec.arms[g].params["customers"] for g, _ in holdout_tasks)
+    workers = _workers(spec.workers, len(tasks), work)
     threads = 1 if workers > 1 else None
     out: dict[tuple[int, int], dict] = {}
     holdouts: dict[tuple[int, int], Any] = {}  # (market's first arm, replication) -> HoldoutRun

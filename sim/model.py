@@ -119,7 +119,8 @@ class RelationshipModel(mesa.Model):
         self._rows: list[list[float]] = []
         for i in self.journey_ids:
             SampledCustomer(self, i)
-        self.datacollector = WeeklyCollector(self)
+        self._collector = WeeklyCollector(self)  # collects even where a subclass shows another datacollector
+        self.datacollector = self._collector
         self.running = horizon is None or horizon > 0
         self.event_log = EventLog(self) if events else None
 
@@ -154,7 +155,7 @@ class RelationshipModel(mesa.Model):
         if self.event_log is not None:
             self.event_log.after(self)
         self._rows.append([self.week] + [metric.compute(self, w) for metric in METRICS])
-        self.datacollector.collect(self)
+        self._collector.collect(self)
         if self.horizon is not None and self.week >= self.horizon:
             self.running = False
 
