@@ -361,12 +361,13 @@ def summary_text(res: SensitivityResults) -> str:
     unit = OUTCOME[res.spec.outcome].unit
     what = res.spec.outcome + (f" ({res.spec.strategy} minus {res.spec.versus})" if res.spec.versus
                                else f" ({res.spec.strategy})")
-    lines = [f"Sensitivity of {what}; between-seed sd at a point {show(res.noise_sd, unit)} ({unit}) "
+    lines = [f"Sensitivity of {what}; between-seed sd at a point {show(res.noise_sd, unit)} "
              f"({res.spec.replications} seeds per point, the same for every point)"]
     for method, df in res.indices.items():
         key = "mu_star" if method == "morris" else "ST"
-        ranked = ", ".join(f"{r.parameter} {getattr(r, key):,.3g} [{getattr(r, key + '_lo'):,.3g}, "
-                           f"{getattr(r, key + '_hi'):,.3g}]" for r in df.itertuples())
+        fmt = (lambda x: show(x, unit)) if method == "morris" else (lambda x: f"{x:.3f}")
+        ranked = ", ".join(f"{r.parameter} {fmt(getattr(r, key))} [{fmt(getattr(r, key + '_lo'))}, "
+                           f"{fmt(getattr(r, key + '_hi'))}]" for r in df.itertuples())
         lines.append(f"{method} ({key}, 95% CI): {ranked}")
     return "\n".join(lines)
 
