@@ -1,8 +1,8 @@
 """The ground-truth event log: every customer's week as tidy rows, for other tools to be scored on.
 
 An ``EventLog`` watches a ``RelationshipModel`` (``RelationshipModel(events=True)``): after
-each week it reads the event bits the kernel wrote for every customer (``E`` of
-``sim.mechanisms.records``), the stages before and after, and turns them into rows
+each week it keeps the event bits the kernel wrote for every customer (``E`` of
+``sim.mechanisms.records``) and their stages, and turns them into rows
 
     holdout, customer, week, event, dealer, channel, content, relevant, stage, amount
 
