@@ -6,6 +6,7 @@
 - ``rapport report DIR``: gather the complete runs under DIR into ``DIR/comparison/``
   (or re-render the report of one run folder).
 - ``rapport dashboard [args]``: the interactive dashboard (``sim.app``).
+- ``rapport sensitivity [key=value ...]``: Morris and Sobol indices over plausible ranges (``sim.sensitivity``).
 
 Hydra stays here: the model only sees plain values. Every combination of overrides is
 composed and checked before Hydra creates any folder, so a bad value stops the run with
@@ -28,6 +29,7 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig, OmegaConf
 
 from .analysis import summary_text
+from .events import check_writable
 from .experiment import quiet_mesa, run_experiment
 from .gathering import gather
 from .results import INCOMPLETE, is_complete, load
@@ -83,6 +85,7 @@ def hydra_main(cfg: DictConfig) -> float:
     choices = hc.runtime.choices
     try:
         spec = experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")), parallel_jobs)
+        events_dir = check_writable(staging / "events") if spec.events else None
     except ParameterError as err:
         if multirun:
             raise
@@ -90,7 +93,7 @@ def hydra_main(cfg: DictConfig) -> float:
         print(f"rapport: error: {err}", file=sys.stderr)
         sys.exit(2)
     started = time.time()
-    results = run_experiment(spec, progress=not parallel_jobs)
+    results = run_experiment(spec, progress=not parallel_jobs, events_dir=events_dir)
     report = cfg.report if cfg.report is not None else not multirun
     out = write_results(results, final, report=report, config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
                         started=started, staging=staging)
@@ -168,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         return report_command(argv[1:])
     if argv and argv[0] == "dashboard":
         return dashboard_command(argv[1:])
+    if argv and argv[0] == "sensitivity":
+        from .sensitivity import main as sensitivity_main
+
+        return sensitivity_main(argv[1:])
     if argv and argv[0] in ("--version", "-V"):
         from . import __version__
 
