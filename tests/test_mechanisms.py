@@ -21,7 +21,7 @@ from sim.mechanisms import (MECHANISMS, aging, attention, budget, contact, defec
                             reciprocity, rival, sale, service, shared, value, visits, word_of_mouth)
 from sim.mechanisms.draws import DRAWS
 from sim.mechanisms.records import COUNTS, MONEY, C, E, M
-from sim.params import CHANNELS, CONTENTS, PARAMS, validate
+from sim.params import CHANNELS, PARAMS, validate
 from sim.rules import Coefficients
 from sim.state import FIELDS, RIVAL, US, Stage
 
