@@ -21,7 +21,7 @@ from sim.mechanisms import (MECHANISMS, aging, attention, budget, contact, defec
                             reciprocity, rival, sale, service, shared, value, visits, word_of_mouth)
 from sim.mechanisms.draws import DRAWS
 from sim.mechanisms.records import COUNTS, MONEY, C, E, M
-from sim.params import CHANNELS, CONTENTS, PARAMS, validate
+from sim.params import CHANNELS, PARAMS, validate
 from sim.rules import Coefficients
 from sim.state import FIELDS, RIVAL, US, Stage
 
@@ -148,8 +148,13 @@ def test_contact_chance_content_relevance_and_cost(draws, counts):
     value_mix = (0.0, 1.0, 1.0, 1.0)
     out = call(k, 0, 0, _plan(mix=value_mix, targeting=0.0), True, True, 1, 0, 0, 10, 0, counts)
     assert out[1] == VALUE and out[4] and out[6] == 1.25  # value content always fits and costs extra
-    out = call(k, 0, 0, _plan(mix=(0.0, 0.0, 0.0, 1.0)), True, True, 1, 0, 0, 10, 0, counts)
+    out = call(k, 0, 0, _plan(mix=(0.0, 0.0, 0.0, 1.0), targeting=0.0), True, True, 1, 0, 0, 10, 0, counts)
     assert out[1] == EVENT and out[4]  # invitations always fit
+    plan = _plan()._replace(frequency=[0.0] * 12)
+    plan.frequency[3 * 2 + 1] = 1.0  # only connection-stage heavy customers are contacted
+    assert call(k, 0, 0, plan, True, True, 3, 1, 0, 10, 0, counts)[0]
+    assert not any(call(k, 0, 0, plan, True, True, stage, tier, 0, 10, 0, counts)[0]
+                   for stage in range(6) for tier in range(2) if (stage, tier) != (3, 1))
     reminder_mix = (0.0, 0.0, 1.0, 1.0)
     for due, timely in ((np.int16(3), True), (np.int16(4), True), (np.int16(5), False)):  # window: 4 weeks
         assert call(k, 0, 0, _plan(mix=reminder_mix, targeting=0.0), True, True, 1, 0, 0, due, 0, counts)[4] == timely
@@ -169,7 +174,7 @@ def test_planned_cost_of_a_segment_is_its_frequency_times_channel_and_content_co
 
 
 def test_budget_thins_contacts_to_the_share_it_pays_for():
-    costs = np.array([1.0, 2.0] * 6)
+    costs = np.array([1.0, 2.0] + [7.0] * 10)
     known = np.array([True, True, True, False])
     opted = np.array([True, True, False, True])
     stage, tier = np.array([0, 0, 0, 0]), np.array([0, 1, 1, 1])
@@ -214,6 +219,7 @@ def test_attention_rises_with_trust_falls_with_fatigue_and_remembers_timely_remi
     assert call(k, 0, 0, att, True, EMAIL, REMINDER, True, 0.6, 0.4, 0, counts)[1]
     assert not call(k, 0, 0, att, True, EMAIL, REMINDER, False, 0.6, 0.4, 0, counts)[1]
     assert not call(k, 0, 0, att, True, EMAIL, SALES, True, 0.6, 0.4, 0, counts)[1]
+    assert not call(k, 0, 0, att, True, EMAIL, EVENT, True, 0.6, 0.4, 0, counts)[1]  # an invitation is no reminder
 
 
 def test_value_content_read_builds_trust_and_affinity(draws, counts):
@@ -339,9 +345,10 @@ def test_good_service_builds_trust_and_poor_service_costs_it(draws, counts):
              service_interval_weeks=26)
     money = np.zeros(len(MONEY))
     draws.update(service_choice=0.0, quality=0.9 - 1e-9)
-    due, trust, affinity, reminded, with_us, visits_, margin, events = _serve(k, counts, money, affinity=0.4)
+    due, trust, affinity, reminded, with_us, visits_, margin, events = _serve(k, counts, money, trust=0.3,
+                                                                              affinity=0.4)
     assert with_us and due == 26 and visits_ == 1 and margin == 240.0 and events & E.serviced_us
-    assert trust == 0.5 + 0.1 * 0.5 and affinity == 0.4 + 0.05 * 0.6
+    assert trust == 0.3 + 0.1 * 0.7 and affinity == 0.4 + 0.05 * 0.6
     assert counts[C.service_by_our_owners] == counts[C.service_with_us_by_our_owners] == 1
     draws["quality"] = 0.9 + 1e-9
     assert _serve(k, counts, money)[1:3] == (0.5 - 2 * 0.1 * 0.5, 0.5)
