@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from .app_logic import STAGE_COLOURS, VEGA, VEGA_LITE, payback_week
+from .analysis import payback_week
+from .app_logic import STAGE_COLOURS, VEGA, VEGA_LITE
+from .metrics import money
 from .state import STAGES
 
 HEIGHT = 190  # px per chart: two rows of charts and the lesson fit a 1280 x 720 screen
@@ -158,17 +160,6 @@ def spread_row(pop) -> dict[str, tuple[float, float]]:
     return {name: tuple(np.percentile(getattr(pop, name)[known], [10, 90]).tolist()) for name in RELATIONSHIP}
 
 
-def _money(x: float) -> str:
-    if not math.isfinite(x):
-        return "n/a"
-    sign, x = ("-" if x < 0 else ""), abs(x)
-    if x >= 1e6:
-        return f"{sign}${x / 1e6:.1f}M"
-    if x >= 1e3:
-        return f"{sign}${x / 1e3:.0f}k"
-    return f"{sign}${x:.0f}"
-
-
 def titles(frame: pd.DataFrame, stages_now: Mapping[str, int], network_size: int) -> dict[str, str]:
     """Each chart's title with this week's figures."""
     if not len(frame):
@@ -178,10 +169,10 @@ def titles(frame: pd.DataFrame, stages_now: Mapping[str, int], network_size: int
                 "network": f"{network_size} customers and their ties, by stage"}
     last = frame.iloc[-1]
     week = payback_week(frame["week"].to_numpy(), frame["incremental_profit"].to_numpy())
-    payback = f" · payback week {week}" if week is not None and (frame["incremental_profit"] < 0).any() else ""
+    payback = f" · payback week {week:.0f}" if not math.isnan(week) and (frame["incremental_profit"] < 0).any() else ""
     roi = last["roi"]
     return {
-        "profit": f"Incremental profit vs holdout {_money(last['incremental_profit'])}{payback}",
+        "profit": f"Incremental profit vs holdout {money(last['incremental_profit'], compact=True)}{payback}",
         "roi": f"Incremental ROI {roi:.2f} $ per $ spent" if math.isfinite(roi) else "Incremental ROI",
         "relationship": "Trust, affinity, fatigue (mean, band: 10-90 %)",
         "funnel": "Customers per stage · " + ", ".join(f"{s} {stages_now[s]:,}" for s in ("connection", "loyalty")),
@@ -195,7 +186,7 @@ def payback_rows(frame: pd.DataFrame) -> list[dict]:
     if not len(frame) or not (frame["incremental_profit"] < 0).any():
         return []
     week = payback_week(frame["week"].to_numpy(), frame["incremental_profit"].to_numpy())
-    return [] if week is None else [{"week": week}]
+    return [] if math.isnan(week) else [{"week": int(week)}]
 
 
 TEMPLATE = """

@@ -363,19 +363,6 @@ def lesson_controls(title: str) -> dict[str, Any]:
     return dict(LESSONS[title].settings)
 
 
-def payback_week(weeks: np.ndarray, incremental: np.ndarray) -> int | None:
-    """Week from which cumulative incremental profit has stayed >= 0, or None if below 0 now.
-
-    If incremental profit was never negative the payback week is the first week.
-    """
-    inc = np.asarray(incremental, dtype=float)
-    if inc.size == 0 or not np.isfinite(inc[-1]) or inc[-1] < 0:
-        return None
-    below = np.flatnonzero(~(inc >= 0))
-    start = below[-1] + 1 if below.size else 0
-    return int(np.asarray(weeks)[start])
-
-
 @dataclass(frozen=True)
 class NetworkSample:
     """A connected sample of customers and the ties among them, with a fixed layout.

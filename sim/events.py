@@ -40,7 +40,6 @@ from .state import CHANNELS, CONTENTS, STAGES
 
 if TYPE_CHECKING:
     from .model import RelationshipModel
-    from .state import Population
 
 US, RIVAL, NONE = "us", "rival", ""
 # Each logged event: (name, bit set in the event word, bit that must be clear, dealer).

@@ -31,7 +31,7 @@ import pytest
 from sim import ParameterError, validate
 from sim.app_logic import (
     AS_PRESET, CONTROLS, CUSTOMERS_CONTROL, LESSONS, MARKET_CONTROLS, SPEED_CONTROL, build_strategy,
-    default_controls, lesson_controls, network_sample, parse_budget, parse_seed, payback_week, preset_controls,
+    default_controls, lesson_controls, network_sample, parse_budget, parse_seed, preset_controls,
     update_controls,
 )
 from sim.params import CHANNELS
@@ -180,15 +180,6 @@ def test_network_sample_is_connected_real_ties_with_fixed_layout():
 def test_network_sample_without_ties_and_small_markets():
     lonely = network_sample(np.zeros((40, 0), dtype=np.int32), 150, seed=1)
     assert len(lonely.nodes) == 40 and lonely.edges.shape == (0, 2)
-
-
-def test_payback_week():
-    weeks = np.arange(1, 8)
-    assert payback_week(weeks, np.array([-5, -8, -3, 1, 4, 6, 9])) == 4
-    assert payback_week(weeks, np.array([-5, 2, -1, 1, 4, 6, 9])) == 4  # from the last crossing
-    assert payback_week(weeks, np.array([-5, -8, -3, -1, -1, -2, -1])) is None
-    assert payback_week(weeks, np.array([0, 1, 2, 3, 4, 5, 6])) == 1
-    assert payback_week(np.array([]), np.array([])) is None
 
 
 def test_dashboard_model_applies_controls_live():
