@@ -49,7 +49,7 @@ class RelationshipModel(mesa.Model):
             raise ParameterError(f"journeys={journeys!r}: expected a whole number >= 0")
         self.params = validate({"customers": customers, **params})
         self.policy = load_strategy(strategy)
-        super().__init__(rng=rng)
+        super().__init__(rng=int(rng) if isinstance(rng, Integral) else rng)  # Mesa seeds `random` too: no numpy ints
         p = self.params
         self.week = 0
         self.coefficients = Coefficients(p)
