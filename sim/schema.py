@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Optional
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from .params import PARAMS, ParameterError, validate
+from .resources import plan_workers
 from .strategies import load_strategy
 
 # Config group -> parameter groups of PARAMS that live in it.
@@ -116,7 +117,7 @@ class ExperimentSpec:
     horizon_weeks: int
     seed: int
     replications: int
-    workers: int  # 0 = one process per core
+    workers: int  # worker processes: at most the cores and the runs, and what fits in memory
     params: dict  # the market's parameters shared by all arms (before arm overrides)
 
     @property
@@ -176,6 +177,8 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
         shared_cores: Whether other jobs run at the same time (a parallel Hydra launcher):
             then ``workers=0`` means one process, not one per core.
 
+    ``workers`` is capped at the cores, the runs and the memory available (``sim.resources``).
+
     Raises:
         ParameterError: one line naming the field, the value and what is allowed.
     """
@@ -230,6 +233,8 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
     comparisons = tuple((a, b) for a, b in pairs) or tuple((n, baseline) for n in names if n != baseline)
     if workers == 0 and shared_cores:
         workers = 1  # the launcher already spreads jobs over the cores
+    workers = plan_workers(workers, len(arms) * reps, max(a.params["customers"] for a in arms),
+                           max(a.params["social_ties"] for a in arms), len(arms))
     return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, comparisons, horizon, seed, reps,
                           workers, base)
 

@@ -6,12 +6,21 @@ are marked ``slow``.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from conftest import assert_one_line_error
-from sim import ParameterError, RelationshipModel, load_strategy
+from sim import ParameterError, RelationshipModel, load_strategy, resources
+from sim.cli import main
+from sim.resources import cores, estimate_bytes, plan_workers
 from sim.strategies import MAX_DEPTH, MAX_FILE_BYTES
+
+RAPPORT = shutil.which("rapport", path=str(Path(sys.executable).parent)) or "rapport"
 
 
 # --- hostile strategy files (cases 2, 9, 10) --------------------------------------------------
@@ -103,3 +112,37 @@ def test_numpy_integer_seed_is_a_seed():  # case 10
     a = RelationshipModel(customers=200, rng=np.int64(3), journeys=0).run(3).metrics()
     b = RelationshipModel(customers=200, rng=3, journeys=0).run(3).metrics()
     assert a.equals(b)
+
+
+# --- memory and cores (case 5) ----------------------------------------------------------------
+def test_workers_never_exceed_the_cores_or_the_runs():
+    assert plan_workers(64, 64, 5000, 6, 2, available=2**40) == min(64, cores())
+    assert plan_workers(0, 1, 5000, 6, 1, available=2**40) == 1
+
+
+def test_workers_shrink_to_what_fits_in_memory():
+    one = estimate_bytes(1_000_000, 6, 2, 1)
+    assert plan_workers(2, 10, 1_000_000, 6, 2, available=one + 1) == 1
+
+
+def test_a_run_too_big_for_the_memory_stops_with_one_line_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(resources, "available_bytes", lambda: 8 * 2**30)
+    code = main(["market.customers=10000000", "market.social_ties=50", f"results_dir={tmp_path / 'out'}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and "market.customers=10000000" in err and "GiB" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_the_memory_estimate_covers_a_measured_run(tmp_path):
+    """Peak resident memory of a real run (parent and workers) stays under the estimate,
+    and the estimate is not wildly above it."""
+    customers, ties = 300_000, 20
+    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)")
+    out = subprocess.run([sys.executable, "-c", probe, RAPPORT, f"market.customers={customers}",
+                          f"market.social_ties={ties}", "horizon_weeks=2", "replications=1", "workers=1", "report=false",
+                          f"results_dir={tmp_path}"], capture_output=True, text=True, timeout=300, check=True)
+    peak = int(out.stdout.strip())
+    estimate = estimate_bytes(customers, ties, 2, 1)  # the default experiment has two arms
+    assert peak <= estimate <= 3 * peak, (peak, estimate)
