@@ -8,63 +8,24 @@ the no-contact holdout under the same random numbers). This module computes:
 - ``summary``: one row per arm, mean over replications with a 95% t-interval;
 - ``differences``: paired differences between arms over common seeds (same random numbers);
 - ``bands``: weekly mean and 95% interval, for the figures;
-- ``verdict``: plain sentences derived from the numbers and their intervals.
+- ``verdict`` and ``summary_text``: plain sentences and a terminal table from the numbers.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-
-@dataclass(frozen=True)
-class Outcome:
-    """A summary metric: how it is taken from a run's weekly table, and how to read it."""
-
-    name: str
-    column: str
-    how: str  # "final" (value in the last week) or "sum" (total over the weeks)
-    unit: str
-    doc: str
-
-
-OUTCOMES: tuple[Outcome, ...] = (
-    Outcome("roi", "roi", "final", "$/$", "Incremental profit per dollar of marketing, against the no-contact holdout."),
-    Outcome("profit", "incremental_profit", "final", "$", "Cumulative incremental profit against the holdout."),
-    Outcome("retention", "retention", "final", "share", "Share of customers ever ours still in an active relationship."),
-    Outcome("repurchase", "repurchase", "final", "share", "Share of our owners' replacement purchases made with us."),
-    Outcome("service_retention", "service_retention", "final", "share", "Share of our owners' service visits made with us."),
-    Outcome("trust", "trust", "final", "0-1", "Mean trust of the customers in our CRM."),
-    Outcome("affinity", "affinity", "final", "0-1", "Mean affinity of the customers in our CRM."),
-    Outcome("unsubscribe_rate", "unsubscribe_rate", "final", "share", "Unsubscribes per customer opted in at the start."),
-    Outcome("referrals", "referrals", "sum", "customers", "New prospects brought by recommendations (cumulative)."),
-    Outcome("fatigue", "fatigue", "final", "0-1", "Mean contact fatigue of the customers in our CRM."),
-    Outcome("promoter_share", "promoter_share", "final", "share", "Share of experienced customers who are promoters."),
-    Outcome("detractor_share", "detractor_share", "final", "share", "Share of experienced customers who are detractors."),
-    Outcome("sales", "our_sales", "sum", "vehicles", "Vehicles we sold (cumulative)."),
-    Outcome("cost", "cum_cost", "final", "$", "Cumulative marketing cost."),
-    Outcome("total_profit", "cum_profit", "final", "$", "Cumulative profit (not incremental)."),
-)
-METRIC_NAMES = ("roi", "profit", "payback_week") + tuple(o.name for o in OUTCOMES[2:])
-
-# Two-sided 95% Student t quantiles for 1..30 degrees of freedom.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-         2.045, 2.042)
+from .metrics import BOUNDED_UNITS, OUTCOME, OUTCOMES, PAYBACK, SUM, TERMINAL, money, show
 
 
 def t975(df: int | np.ndarray) -> float | np.ndarray:
-    """97.5% quantile of Student's t (table up to 30 df, Cornish-Fisher expansion above)."""
+    """97.5% quantile of Student's t with ``df`` degrees of freedom (NaN below 1)."""
     df = np.asarray(df, dtype=float)
-    z = 1.959964
-    with np.errstate(divide="ignore", invalid="ignore"):
-        approx = z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-    idx = np.clip(df, 1, 30).astype(int) - 1
-    out = np.where(df <= 30, np.asarray(_T975)[idx], approx)
-    out = np.where(df >= 1, out, np.nan)
+    out = np.where(df >= 1, stats.t.ppf(0.975, np.maximum(df, 1)), np.nan)
     return float(out) if out.ndim == 0 else out
 
 
@@ -98,8 +59,10 @@ def run_outcomes(weekly: pd.DataFrame) -> pd.DataFrame:
         row = {"arm": arm, "seed": int(seed)}
         for o in OUTCOMES:
             col = run[o.column].to_numpy(dtype=float)
-            row[o.name] = float(np.nansum(col)) if o.how == "sum" else float(col[-1])
-        row["payback_week"] = payback_week(run["week"].to_numpy(), run["incremental_profit"].to_numpy())
+            if o.how == PAYBACK:
+                row[o.name] = payback_week(run["week"].to_numpy(), col)
+            else:
+                row[o.name] = float(np.nansum(col)) if o.how == SUM else float(col[-1])
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -123,24 +86,20 @@ def summary(weekly: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     ``payback_share`` is the share of runs that paid back.
     Intervals of shares and 0-1 scores are clipped to [0, 1], where the metric lives.
     """
-    bounded = {o.name for o in OUTCOMES if o.unit in ("share", "0-1")}
     runs = run_outcomes(weekly)
-    band = bands(weekly, "incremental_profit")
     rows = []
     for arm in arms:
         r = runs[runs["arm"] == arm]
         row: dict = {"arm": arm}
-        for name in METRIC_NAMES:
-            if name == "payback_week":
-                if len(r) and r["payback_week"].notna().all():
-                    row["payback_week"], row["payback_week_lo"], row["payback_week_hi"] = mean_ci(r["payback_week"])
-                else:
-                    b = band[band["arm"] == arm].sort_values("week")
-                    row["payback_week"] = payback_week(b["week"].to_numpy(), b["mean"].to_numpy())
-                    row["payback_week_lo"] = row["payback_week_hi"] = math.nan
+        for o in OUTCOMES:
+            name = o.name
+            if o.how == PAYBACK and not (len(r) and r[name].notna().all()):
+                b = bands(weekly[weekly["arm"] == arm], o.column).sort_values("week")
+                row[name] = payback_week(b["week"].to_numpy(), b["mean"].to_numpy())
+                row[f"{name}_lo"] = row[f"{name}_hi"] = math.nan
                 continue
             row[name], row[f"{name}_lo"], row[f"{name}_hi"] = mean_ci(r[name])
-            if name in bounded:
+            if o.unit in BOUNDED_UNITS:
                 row[f"{name}_lo"], row[f"{name}_hi"] = (min(max(v, 0.0), 1.0) if not math.isnan(v) else v
                                                         for v in (row[f"{name}_lo"], row[f"{name}_hi"]))
         row["payback_share"] = float(r["payback_week"].notna().mean()) if len(r) else math.nan
@@ -149,7 +108,7 @@ def summary(weekly: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-DIFF_METRICS = tuple(n for n in METRIC_NAMES if n != "payback_week")
+DIFF_METRICS = tuple(o.name for o in OUTCOMES if o.has_difference)
 
 
 def all_pairs(arms: list[str], comparisons: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -196,32 +155,10 @@ def horizon_words(weeks: int) -> str:
     return f"{weeks} weeks"
 
 
-def money(x: float, sign: bool = False) -> str:
-    """Dollars, rounded: ``-12345.6`` -> ``-$12,346``."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    s = "-" if x < 0 else ("+" if sign and x > 0 else "")
-    return f"{s}${abs(x):,.0f}"
-
-
-def _num(x: float, kind: str, sign: bool = False) -> str:
-    if x is None or math.isnan(x):
-        return "n/a"
-    if kind == "money":
-        return money(x, sign)
-    if kind == "points":  # a share, shown in percentage points
-        return f"{x * 100:+.1f} points" if sign else f"{x * 100:.1f}%"
-    if kind == "ratio":
-        return f"{x:+.2f}" if sign else f"{x:.2f}"
-    if kind == "score":  # a 0-1 score such as trust
-        return f"{x:+.3f}" if sign else f"{x:.3f}"
-    return f"{x:+,.0f}" if sign else f"{x:,.0f}"
-
-
-def _ci(lo: float, hi: float, kind: str, sign: bool = False) -> str:
+def _ci(lo: float, hi: float, unit: str, difference: bool = False) -> str:
     if lo is None or math.isnan(lo) or math.isnan(hi):
         return "no interval: one replication"
-    return f"95% CI {_num(lo, kind, sign)} to {_num(hi, kind, sign)}"
+    return f"95% CI {show(lo, unit, difference)} to {show(hi, unit, difference)}"
 
 
 def _clear(lo: float, hi: float) -> int:
@@ -229,6 +166,9 @@ def _clear(lo: float, hi: float) -> int:
     if lo is None or math.isnan(lo) or math.isnan(hi):
         return 0
     return 1 if lo > 0 else (-1 if hi < 0 else 0)
+
+
+LOYALTY = tuple(OUTCOME[n] for n in ("retention", "trust", "unsubscribe_rate"))  # what the verdict says of loyalty
 
 
 def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str, str]], weeks: int) -> list[str]:
@@ -250,11 +190,11 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
             head = f"{arm} loses money against no contact over {span}"
         else:
             head = f"{arm} cannot be told apart from no contact over {span} (the interval includes zero)"
-        text = (f"{head}: {money(gain, True)} incremental profit ({_ci(row['profit_lo'], row['profit_hi'], 'money', True)}), "
-                f"ROI {_num(row['roi'], 'ratio')} per $ spent ({_ci(row['roi_lo'], row['roi_hi'], 'ratio')}).")
+        text = (f"{head}: {money(gain, True)} incremental profit ({_ci(row['profit_lo'], row['profit_hi'], '$', True)}), "
+                f"ROI {show(row['roi'], '$/$')} per $ spent ({_ci(row['roi_lo'], row['roi_hi'], '$/$')}).")
         pb, share, n = row["payback_week"], row["payback_share"], int(row["replications"])
         if share == 1:
-            ci = _ci(row["payback_week_lo"], row["payback_week_hi"], "count")
+            ci = _ci(row["payback_week_lo"], row["payback_week_hi"], "week")
             text += f" Every run paid back: in week {pb:.0f} on average ({ci})."
         elif share > 0:
             runs = f"{round(share * n)} of {n} runs paid back within {span}"
@@ -263,15 +203,13 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
         else:
             text += f" No run paid back within {span}."
         alone.append(text)
-    kinds = {"retention": ("points", "retention"), "trust": ("score", "trust"),
-             "unsubscribe_rate": ("points", "unsubscribes")}
     keyed = diffs.set_index(["arm", "versus"])
     for arm, baseline in comparisons:
         if (arm, baseline) not in keyed.index:
             continue
         d = keyed.loc[(arm, baseline)]
         sign = _clear(d["profit_lo"], d["profit_hi"])
-        ci = _ci(d["profit_lo"], d["profit_hi"], "money", True)
+        ci = _ci(d["profit_lo"], d["profit_hi"], "$", True)
         if sign > 0:
             lines.append(f"{arm} earns more than {baseline} over {span}: {money(d['profit'], True)} ({ci}).")
         elif sign < 0:
@@ -281,10 +219,32 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
                          f"{money(d['profit'], True)} ({ci}, which includes zero); more replications or a "
                          f"larger market would narrow it.")
         parts = []
-        for name in ("retention", "trust", "unsubscribe_rate"):
-            kind, label = kinds[name]
-            val, lo, hi = d[name], d[f"{name}_lo"], d[f"{name}_hi"]
+        for o in LOYALTY:
+            val, lo, hi = d[o.name], d[f"{o.name}_lo"], d[f"{o.name}_hi"]
             note = "" if _clear(lo, hi) else ", includes zero"
-            parts.append(f"{label} {_num(val, kind, True)} ({_ci(lo, hi, kind, True)}{note})")
+            parts.append(f"{o.label} {show(val, o.unit, True)} ({_ci(lo, hi, o.unit, True)}{note})")
         lines.append(f"Loyalty, {arm} against {baseline}: " + "; ".join(parts) + ".")
     return lines + alone
+
+
+def summary_text(res) -> str:
+    """A short table (one row per arm, the outcomes shown in the terminal) and the verdict.
+
+    Args:
+        res: A ``sim.results.Results`` (analysed).
+    """
+    s = res.summary
+    table = pd.DataFrame({"arm": s["arm"]})
+    for o in OUTCOMES:
+        if o.shown != TERMINAL:
+            continue
+        if o.how == PAYBACK:
+            table[o.label] = ["never" if math.isnan(v) else f"{v:.0f}" for v in s[o.name]]
+            continue
+        table[o.label] = [f"{show(v, o.unit)} [{show(lo, o.unit)}, {show(hi, o.unit)}]" if not math.isnan(lo)
+                          else show(v, o.unit) for v, lo, hi in zip(s[o.name], s[f"{o.name}_lo"], s[f"{o.name}_hi"])]
+    head = (f"{res.name}: {len(res.arms)} arm(s), {len(res.seeds)} replication(s), "
+            f"{horizon_words(res.horizon_weeks)}; mean [95% CI], against the no-contact holdout")
+    lines = [head, table.to_string(index=False), ""]
+    lines += ["- " + v for v in verdict(res.summary, res.differences, res.comparisons, res.horizon_weeks)]
+    return "\n".join(lines)

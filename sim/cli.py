@@ -21,34 +21,54 @@ import time
 from pathlib import Path
 
 import hydra
+from hydra.core.config_search_path import ConfigSearchPath, SearchPathQuery
+from hydra.core.plugins import Plugins
+from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig, OmegaConf
 
-from .experiment import (INCOMPLETE, gather, is_complete, load, quiet_mesa, run_experiment, summary_text,
-                         write_results)
+from .analysis import summary_text
+from .experiment import quiet_mesa, run_experiment
+from .gathering import gather
+from .results import INCOMPLETE, is_complete, load
+from .writing import write_results
 from .params import ParameterError
-from .schema import GROUPS, PARAMS, experiment_spec, register
+from .preflight import hydra_arguments, one_line, preflight
+from .resources import CONFIG_DIR
+from .schema import experiment_spec, register, run_name
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
-MAX_CHECKED_COMBINATIONS = 64  # beyond this, a sweep's values are checked one key at a time
-HYDRA_FLAGS = ("help", "hydra_help", "info", "cfg", "shell_completion", "config_path", "resolve")
-
-
-def run_name(experiment, strategy) -> str:
-    """Results folder name: the experiment, or ``strategy-NAME`` when one strategy is picked."""
-    if strategy not in (None, "", "null", "None"):
-        return f"strategy-{strategy}"
-    return str(experiment)
+__all__ = ["CONFIG_DIR", "main", "one_line", "preflight", "run_name"]
 
 
-def _setup() -> None:
+
+USER_CONFIG_DIRS: list[str] = []  # from --config-dir: searched before the built-in configs
+
+
+class UserConfigsFirst(SearchPathPlugin):
+    """Puts the user's ``--config-dir`` before the built-in configs, so that a file of the
+    same name (``experiment/targeting.yaml``) replaces the built-in one. Hydra itself would
+    search it after them."""
+
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        for folder in USER_CONFIG_DIRS:
+            search_path.prepend("rapport-user", f"file://{folder}", anchor=SearchPathQuery(provider="main"))
+
+
+def _setup(argv: list[str] | None = None) -> None:
     register()
     if not OmegaConf.has_resolver("rapport_name"):
         OmegaConf.register_new_resolver("rapport_name", run_name)
+    config_dir = hydra_arguments(argv or []).config_dir
+    USER_CONFIG_DIRS[:] = [str(Path(config_dir).resolve())] if config_dir else []
+    if UserConfigsFirst not in Plugins.instance().discover(SearchPathPlugin):
+        Plugins.instance().register(UserConfigsFirst)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
-def hydra_main(cfg: DictConfig) -> str:
-    """Hydra's task: check the config, run the experiment, write its results folder."""
+def hydra_main(cfg: DictConfig) -> float:
+    """Hydra's task: check the config, run the experiment, write its results folder.
+
+    Returns the run's objective (``optimized_metric``, see ``Results.objective``), a float
+    for sweepers such as Optuna."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -78,7 +98,7 @@ def hydra_main(cfg: DictConfig) -> str:
         print(f"\nResults: {out}")
         if report:
             print(f"Report:  {out / 'report.html'}")
-    return str(out)
+    return results.objective(spec.optimized_metric)
 
 
 def _discard(staging: Path, root: Path) -> None:
@@ -95,89 +115,6 @@ def _discard(staging: Path, root: Path) -> None:
         if parent == root:
             break
         parent = parent.parent
-
-
-# --- checking before Hydra runs -------------------------------------------------------------
-def one_line(err: BaseException) -> str:
-    """A Hydra/OmegaConf/model error as one line naming the field and what is allowed."""
-    from hydra.errors import MissingConfigException
-    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
-
-    if isinstance(err, ParameterError):
-        return str(err)
-    if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options:
-        group, _, name = str(err.missing_cfg_file).rpartition("/")
-        return f"{group}={name}: unknown, allowed are {', '.join(sorted(err.options))}"
-    cause = err.__cause__
-    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and cause.full_key:
-        group, _, key = str(cause.full_key).partition(".")
-        if group in GROUPS and key:
-            allowed = [p.name for p in PARAMS.values() if p.group in GROUPS[group]]
-            return f"{cause.full_key}: unknown parameter, allowed in {group} are {', '.join(allowed)}"
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    first = first.removeprefix("Error merging override ")
-    if cause is not None and str(cause).strip():
-        first = f"{first.rstrip('.')}: {str(cause).strip().splitlines()[0]}"
-    return first
-
-
-def _combinations(overrides: list) -> list[list[str]]:
-    """The override lists a multirun would run (Hydra's basic sweeper), or, for a large
-    sweep, each value of each key once with the other keys at their first value."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-
-    combos = BasicSweeper.split_arguments(overrides, None)[0]
-    if len(combos) <= MAX_CHECKED_COMBINATIONS:
-        return combos
-    per_key: dict[str, list[str]] = {}
-    for combo in combos:
-        for item in combo:
-            values = per_key.setdefault(item.split("=", 1)[0], [])
-            if item not in values:
-                values.append(item)
-    base = [values[0] for values in per_key.values()]
-    out = [base]
-    for i, values in enumerate(per_key.values()):
-        out += [base[:i] + [v] + base[i + 1:] for v in values[1:]]
-    return out
-
-
-def preflight(argv: list[str]) -> None:
-    """Compose and check every run the command would start; raise ParameterError if one is bad.
-
-    Flags that only show information (``--help``, ``--cfg``...) or pick another primary
-    config are left to Hydra.
-    """
-    from hydra import compose, initialize_config_dir
-    from hydra._internal.utils import get_args_parser
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    args, _ = get_args_parser().parse_known_args(argv)
-    if any(getattr(args, flag, None) for flag in HYDRA_FLAGS):
-        return
-    if args.config_name not in (None, "config"):
-        return
-    # Hydra's own settings are Hydra's to check, except where configs are looked for.
-    own = [o for o in args.overrides if not o.lstrip("+~").startswith("hydra") or o.startswith("hydra.searchpath")]
-    if args.config_dir and not any(o.startswith("hydra.searchpath") for o in own):
-        own.append(f"hydra.searchpath=[file://{Path(args.config_dir).resolve()}]")
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3", job_name="rapport"):
-            loader = GlobalHydra.instance().config_loader()
-            parsed = OverridesParser.create(config_loader=loader).parse_overrides(own)
-            for combo in (_combinations(parsed) if args.multirun else [own]):
-                cfg = compose("config", overrides=combo, return_hydra_config=True)
-                choices = cfg.hydra.runtime.choices
-                name = run_name(choices.get("experiment"), choices.get("strategy"))
-                experiment_spec(cfg, name)
-    except ParameterError:
-        raise
-    except Exception as err:  # Hydra and OmegaConf errors: turn them into one line
-        raise ParameterError(one_line(err)) from None
-    finally:
-        GlobalHydra.instance().clear()
 
 
 # --- subcommands ----------------------------------------------------------------------------
@@ -235,9 +172,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"rapport {__version__}")
         return 0
-    _setup()
+    _setup(argv)
     try:
-        preflight(argv)
+        preflight(argv, CONFIG_DIR)
     except ParameterError as err:
         print(f"rapport: error: {err}", file=sys.stderr)
         return 2

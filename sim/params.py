@@ -263,12 +263,14 @@ def validate(values: dict[str, Any] | None = None) -> dict[str, Any]:
     out = defaults()
     for name, value in values.items():
         out[name] = PARAMS[name].check(value)
-    if out["detractor_threshold"] >= out["promoter_threshold"]:
-        raise ParameterError(
-            f"detractor_threshold={out['detractor_threshold']}: must be below promoter_threshold={out['promoter_threshold']}")
-    if out["social_ties"] >= out["customers"]:
-        raise ParameterError(f"social_ties={out['social_ties']}: must be below customers={out['customers']}")
+    for low, high in BELOW:
+        if out[low] >= out[high]:
+            raise ParameterError(f"{low}={out[low]}: must be below {high}={out[high]}")
     return out
+
+
+# Cross-field rules: each (a, b) requires a < b. The CLI checks them on every combination of a sweep.
+BELOW: tuple[tuple[str, str], ...] = (("detractor_threshold", "promoter_threshold"), ("social_ties", "customers"))
 
 
 def markdown_table() -> str:

@@ -10,13 +10,12 @@ fatigue and unsubscribes, and value per customer tier.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import jinja2
 import matplotlib
 import matplotlib.ticker
 
@@ -26,10 +25,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from . import analysis  # noqa: E402
+from .metrics import MAIN, MORE, OUTCOMES, TERMINAL, money, show  # noqa: E402
+from .results import Results  # noqa: E402
 from .state import STAGES  # noqa: E402
-
-if TYPE_CHECKING:
-    from .experiment import Results
 
 COLORS = plt.get_cmap("tab10").colors
 
@@ -40,13 +38,6 @@ def _png(fig) -> str:
     fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _dollars(x: float, _pos=None) -> str:
-    for scale, suffix in ((1e6, "M"), (1e3, "k")):
-        if abs(x) >= scale:
-            return f"{'-' if x < 0 else ''}${abs(x) / scale:g}{suffix}"
-    return f"{'-' if x < 0 else ''}${abs(x):g}"
 
 
 def _band_plot(ax, weekly: pd.DataFrame, column: str, arms: list[str], title: str, ylabel: str,
@@ -66,10 +57,10 @@ def _band_plot(ax, weekly: pd.DataFrame, column: str, arms: list[str], title: st
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     if ylabel == "$":
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_dollars))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _pos: money(x, compact=True)))
 
 
-def fig_jcurve(res: "Results") -> str:
+def fig_jcurve(res: Results) -> str:
     """Cumulative incremental profit (the J-curve, payback marked) and ROI over time."""
     arms = res.arm_names
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
@@ -95,7 +86,7 @@ def fig_jcurve(res: "Results") -> str:
     return _png(fig)
 
 
-def fig_panels(res: "Results", panels: list[tuple[str, str, str, int, bool]], ncols: int = 2) -> str:
+def fig_panels(res: Results, panels: list[tuple[str, str, str, int, bool]], ncols: int = 2) -> str:
     """Small multiples of weekly metrics with 95% bands: (column, title, ylabel, rolling, percent)."""
     n = len(panels)
     nrows = math.ceil(n / ncols)
@@ -108,7 +99,7 @@ def fig_panels(res: "Results", panels: list[tuple[str, str, str, int, bool]], nc
     return _png(fig)
 
 
-def fig_funnel(res: "Results") -> str:
+def fig_funnel(res: Results) -> str:
     """The lifecycle funnel: customers per stage over time (one panel per arm), and at the
     end of the horizon for all arms side by side (log scale, so that small stages show)."""
     arms = res.arm_names
@@ -147,7 +138,7 @@ def fig_funnel(res: "Results") -> str:
     return _png(fig)
 
 
-def fig_tiers(res: "Results") -> str:
+def fig_tiers(res: Results) -> str:
     """Value per customer by tier: incremental value (vs no contact) and net value, 95% intervals."""
     arms = res.arm_names
     tiers = list(dict.fromkeys(res.tiers["tier"]))
@@ -174,139 +165,76 @@ def fig_tiers(res: "Results") -> str:
 
 
 # --- HTML ---------------------------------------------------------------------------------
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1180px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.25em;border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
-table{border-collapse:collapse;font-size:.85em;margin:.6em 0} td,th{border:1px solid #ddd;padding:.25em .5em;text-align:right}
-th{background:#f4f4f4} td:first-child,th:first-child{text-align:left} .verdict li{margin:.35em 0}
-.muted{color:#666;font-size:.85em} img{max-width:100%} pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.8em}
-table.text td{text-align:left} .question{font-size:1.1em;background:#f3f7fb;border-left:4px solid #4a7fb5;padding:.5em .8em}
-"""
-
-KINDS = {"roi": "f2", "profit": "money", "payback_week": "int", "retention": "pct", "repurchase": "pct",
-         "service_retention": "pct", "trust": "f3", "affinity": "f3", "unsubscribe_rate": "pct", "referrals": "int",
-         "fatigue": "f3", "promoter_share": "pct", "detractor_share": "pct", "sales": "int", "cost": "money",
-         "total_profit": "money"}
-
-
-def _fmt(name: str, v: float, sign: bool = False) -> str:
-    """A metric value as text; ``sign`` shows + on positive values (for differences)."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "&ndash;"
-    kind = KINDS.get(name, "g")
-    p = "+" if sign else ""
-    if kind == "money":
-        return analysis.money(v, sign)
-    if kind == "pct":
-        return f"{v:{p}.1%}"
-    if kind == "int":
-        return f"{v:{p},.0f}"
-    if kind == "f2":
-        return f"{v:{p}.2f}"
-    if kind == "f3":
-        return f"{v:{p}.3f}"
-    return f"{v:{p}.3g}"
-
-
-def _metric_table(df: pd.DataFrame, first: list[str], metrics: list[str], sign: bool = False) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in first + metrics)
+def _table(df: pd.DataFrame, first: list[str], outcomes: list, difference: bool = False) -> dict:
+    """Header and cells (value, interval) of a table of outcomes, for the template."""
     rows = []
     for _, r in df.iterrows():
-        cells = [f"<td>{html.escape(str(r[c]))}</td>" for c in first]
-        for m in metrics:
-            lo, hi = r.get(f"{m}_lo", math.nan), r.get(f"{m}_hi", math.nan)
-            ci = "" if (lo is None or math.isnan(lo)) and (hi is None or math.isnan(hi)) else \
-                f"<br><span class='muted'>{_fmt(m, lo, sign)} to {_fmt(m, hi, sign)}</span>"
-            cells.append(f"<td>{_fmt(m, r[m], sign)}{ci}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+        cells = [{"value": r[c], "interval": ""} for c in first]
+        for o in outcomes:
+            lo, hi = r.get(f"{o.name}_lo", math.nan), r.get(f"{o.name}_hi", math.nan)
+            interval = "" if pd.isna(lo) and pd.isna(hi) else \
+                f"{show(lo, o.unit, difference)} to {show(hi, o.unit, difference)}"
+            cells.append({"value": show(r[o.name], o.unit, difference), "interval": interval})
+        rows.append(cells)
+    return {"head": first + [o.name for o in outcomes], "rows": rows}
 
 
-def render(res: "Results", info: dict) -> str:
-    """The report as one HTML string."""
-    with plt.rc_context({"text.parse_math": False}):  # "$" in labels is a dollar, not math
-        return _render(res, info)
-
-
-def _render(res: "Results", info: dict) -> str:
-    e = html.escape
-    span = analysis.horizon_words(res.horizon_weeks)
-    verdict = analysis.verdict(res.summary, res.differences, res.comparisons, res.horizon_weeks)
-    arms_rows = "".join(
-        f"<tr><td>{e(a['name'])}</td><td>{e(str(a.get('strategy', '')))}</td><td>{e(a.get('description', ''))}</td>"
-        f"<td>{e(', '.join(f'{k}={v}' for k, v in (a.get('params') or {}).items()) or '')}</td></tr>"
-        for a in res.arms)
-    market = ", ".join(f"{k} = {v:,}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k} = {v}"
-                       for k, v in res.market.items())
-    figures = [
-        ("When does it pay back? (the J-curve)", fig_jcurve(res),
+def _figures(res: Results) -> list[dict]:
+    """The report's figures: title, base64 PNG and caption."""
+    return [
+        {"title": "When does it pay back? (the J-curve)", "png": fig_jcurve(res), "caption":
          "Cumulative profit the strategy added against the no-contact holdout (same customers, same random "
          "numbers), mean and 95% band over replications. Dotted lines: payback week, from which cumulative "
          "incremental profit stays at or above zero (the mean over runs when every run paid back, else the "
-         "mean curve's)."),
-        ("Loyalty and relationship equity", fig_panels(res, [
+         "mean curve's)."},
+        {"title": "Loyalty and relationship equity", "png": fig_panels(res, [
             ("trust", "Trust (CRM customers)", "0-1", 1, False),
             ("affinity", "Affinity (CRM customers)", "0-1", 1, False),
             ("retention", "Retention: customers ever ours still active", "%", 1, True),
             ("repurchase", "Repurchase with us (cumulative)", "%", 1, True),
             ("service_retention", "Service visits kept (cumulative)", "%", 1, True),
-            ("promoter_share", "Promoters", "%", 1, True)], ncols=3), ""),
-        ("Lifecycle stage funnel", fig_funnel(res), "Mean number of customers in each stage, week by week."),
-        ("Engagement", fig_panels(res, [
+            ("promoter_share", "Promoters", "%", 1, True)], ncols=3)},
+        {"title": "Lifecycle stage funnel", "png": fig_funnel(res),
+         "caption": "Mean number of customers in each stage, week by week."},
+        {"title": "Engagement", "png": fig_panels(res, [
             ("opens", "Contacts opened per week (4-week mean)", "opens", 4, False),
             ("visits", "Website visits per week (4-week mean)", "visits", 4, False),
-            ("event_attendance", "Event attendance per week (4-week mean)", "attendees", 4, False)], ncols=3), ""),
-        ("Fatigue and unsubscribes", fig_panels(res, [
+            ("event_attendance", "Event attendance per week (4-week mean)", "attendees", 4, False)], ncols=3)},
+        {"title": "Fatigue and unsubscribes", "png": fig_panels(res, [
             ("fatigue", "Mean fatigue (CRM customers)", "0-1", 1, False),
             ("unsubscribe_rate", "Unsubscribed (cumulative, of opted in at start)", "%", 1, True),
-            ("opted_in", "Opted in (share of CRM)", "%", 1, True)], ncols=3), ""),
-        ("Value per customer tier", fig_tiers(res),
-         "Mean over customers of each tier, with 95% intervals over replications. Heavy = top spenders."),
+            ("opted_in", "Opted in (share of CRM)", "%", 1, True)], ncols=3)},
+        {"title": "Value per customer tier", "png": fig_tiers(res),
+         "caption": "Mean over customers of each tier, with 95% intervals over replications. Heavy = top spenders."},
     ]
-    figs_html = "".join(f"<h2>{e(t)}</h2><img alt='{e(t)}' src='data:image/png;base64,{b}'>"
-                        + (f"<p class='muted'>{e(c)}</p>" if c else "") for t, b, c in figures)
-    metrics = list(analysis.METRIC_NAMES)
-    main_metrics = ["profit", "roi", "payback_week", "retention", "repurchase", "service_retention", "trust",
-                    "affinity", "unsubscribe_rate", "referrals"]
-    other = [m for m in metrics if m not in main_metrics]
-    diffs = res.differences
-    config = info.get("config_yaml", "")
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Rapport: {e(res.name)}</title><style>{CSS}</style></head><body>
-<h1>Rapport: {e(res.name)}</h1>
-<p class="question">{e(res.question or 'Which strategy pays, when does it pay back, and what does it do to loyalty?')}</p>
-<p class="muted">{len(res.arms)} arm(s), {len(res.seeds)} replication(s) each (seeds {res.seeds[0] if res.seeds else ''}
-to {res.seeds[-1] if res.seeds else ''}, the same for every arm), {span} ({res.horizon_weeks} weeks).
-Every arm is measured against a no-contact holdout run in lockstep on the same customers with the same random
-numbers. Intervals are 95% confidence intervals over replications.</p>
-<h2>Verdict</h2>
-<ul class="verdict">{''.join(f'<li>{e(v)}</li>' for v in verdict)}</ul>
-<h2>Arms</h2>
-<table class="text"><tr><th>arm</th><th>strategy</th><th>what it does</th><th>parameter overrides</th></tr>{arms_rows}</table>
-<p>Main comparisons: {e('; '.join(f'{a} against {b}' for a, b in res.comparisons)) or 'none (one arm)'}.</p>
-<h2>Market</h2><p>{e(market) if market else 'The arms run in different markets (see arm labels).'}</p>
-<h2>Summary: one row per arm</h2>
-<p class="muted">Mean over replications, 95% interval below. profit and roi are incremental against the
-holdout. payback_week: when every run paid back, the mean of the runs' payback weeks;
-otherwise the week the mean curve pays back (no interval; see payback_share).</p>
-{_metric_table(res.summary, ['arm'], main_metrics)}
-{_metric_table(res.summary, ['arm'], other)}
-<h2>Paired differences (arm minus versus, same seeds)</h2>
-{_metric_table(diffs, ['arm', 'versus', 'pairs'], [m for m in main_metrics if m != 'payback_week'], sign=True)
- if len(diffs) else '<p>Only one arm: no differences.</p>'}
-{figs_html}
-<h2>About this run</h2>
-<ul class="muted">{''.join(f'<li>{e(n)}</li>' for n in res.notes)}
-<li>rapport {e(str(info.get('rapport_version')))}, git commit {e(str(info.get('commit')))}
-{'(with uncommitted changes)' if info.get('dirty') else ''}, started {e(str(info.get('started')))} UTC,
-{e(str(info.get('seconds')))} s.</li></ul>
-{f'<details><summary>Resolved configuration</summary><pre>{e(config)}</pre></details>' if config else ''}
-</body></html>
-"""
 
 
-def write_report(res: "Results", path: Path, info: dict) -> Path:
+def render(res: Results, info: dict) -> str:
+    """The report as one HTML string (``templates/report.html``, shipped in the package)."""
+    with plt.rc_context({"text.parse_math": False}):  # "$" in labels is a dollar, not math
+        figures = _figures(res)
+    main = [o for o in OUTCOMES if o.shown in (TERMINAL, MAIN)]
+    other = [o for o in OUTCOMES if o.shown == MORE]
+    arms = [{"name": a["name"], "strategy": a.get("strategy", ""), "description": a.get("description", ""),
+             "params": ", ".join(f"{k}={v}" for k, v in (a.get("params") or {}).items())} for a in res.arms]
+    market = ", ".join(f"{k} = {v:,}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k} = {v}"
+                       for k, v in res.market.items())
+    return _template().render(
+        res=res, info=info, span=analysis.horizon_words(res.horizon_weeks), arms=arms, market=market,
+        verdict=analysis.verdict(res.summary, res.differences, res.comparisons, res.horizon_weeks),
+        comparisons="; ".join(f"{a} against {b}" for a, b in res.comparisons),
+        main=_table(res.summary, ["arm"], main), other=_table(res.summary, ["arm"], other),
+        diffs=_table(res.differences, ["arm", "versus", "pairs"], [o for o in main if o.has_difference], True),
+        figures=figures)
+
+
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    return env.get_template("report.html")
+
+
+def write_report(res: Results, path: Path, info: dict) -> Path:
     """Render the report and write it atomically (temporary file, then rename)."""
     path = Path(path)
     config = path.parent / "config.yaml"

@@ -18,8 +18,9 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
+from .metrics import OUTCOMES
 from .params import PARAMS, ParameterError, validate
-from .resources import plan_workers
+from .limits import plan_workers
 from .strategies import load_strategy
 
 # Config group -> parameter groups of PARAMS that live in it.
@@ -85,6 +86,14 @@ class RapportConfig:
     workers: int = 0  # processes for the replications; 0 = one per core (1 under a parallel launcher)
     results_dir: str = "results"
     report: Optional[bool] = None  # HTML report; None = yes for a single run, no for multirun jobs
+    optimized_metric: str = "profit"  # what a run returns to a sweeper: an outcome of sim.metrics.OUTCOMES
+
+
+def run_name(experiment, strategy) -> str:
+    """Results folder name: the experiment, or ``strategy-NAME`` when one strategy is picked."""
+    if strategy not in (None, "", "null", "None"):
+        return f"strategy-{strategy}"
+    return str(experiment)
 
 
 def register() -> None:
@@ -119,6 +128,7 @@ class ExperimentSpec:
     replications: int
     workers: int  # worker processes: at most the cores and the runs, and what fits in memory
     params: dict  # the market's parameters shared by all arms (before arm overrides)
+    optimized_metric: str = "profit"  # the outcome a run returns (see ``Results.objective``)
 
     @property
     def seeds(self) -> list[int]:
@@ -177,7 +187,7 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
         shared_cores: Whether other jobs run at the same time (a parallel Hydra launcher):
             then ``workers=0`` means one process, not one per core.
 
-    ``workers`` is capped at the cores, the runs and the memory available (``sim.resources``).
+    ``workers`` is capped at the cores, the runs and the memory available (``sim.limits``).
 
     Raises:
         ParameterError: one line naming the field, the value and what is allowed.
@@ -235,8 +245,12 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
         workers = 1  # the launcher already spreads jobs over the cores
     workers = plan_workers(workers, len(arms) * reps, max(a.params["customers"] for a in arms),
                            max(a.params["social_ties"] for a in arms), len(arms))
+    metric = cfg.get("optimized_metric", "profit")
+    allowed = [o.name for o in OUTCOMES if o.has_difference]
+    if metric not in allowed:
+        raise ParameterError(f"optimized_metric={metric!r}: unknown, allowed are {', '.join(allowed)}")
     return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, comparisons, horizon, seed, reps,
-                          workers, base)
+                          workers, base, metric)
 
 
 def _strategy_label(strategy: Any) -> str:

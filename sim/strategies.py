@@ -27,9 +27,9 @@ import numpy as np
 import yaml
 
 from .params import CHANNELS, CONTENTS, ParameterError
+from .resources import STRATEGY_DIR
 from .state import STAGES, TIERS
 
-STRATEGY_DIR = Path(__file__).resolve().parent.parent / "configs" / "strategy"
 SETTINGS = ("frequency", "channel", "mix", "targeting")
 MAX_FILE_BYTES = 1_000_000  # a strategy is a few hundred bytes; the built-ins are under 2 kB
 MAX_NODES = 100_000  # values in a file once its aliases are expanded (guards against "billion laughs")

@@ -19,7 +19,8 @@ import pytest
 import sim
 from sim import analysis
 from sim.cli import main
-from sim.experiment import COMPARISON, INCOMPLETE, MARKER, gather, load
+from sim.gathering import gather
+from sim.results import COMPARISON, INCOMPLETE, MARKER, load
 
 ROOT = Path(__file__).resolve().parent.parent
 RAPPORT = shutil.which("rapport", path=str(Path(sys.executable).parent)) or "rapport"
@@ -196,7 +197,8 @@ def test_dashboard_subcommand_without_the_app_says_so(monkeypatch, capsys):
 
 def test_a_run_that_fails_while_writing_leaves_only_an_incomplete_folder(tmp_path, monkeypatch):
     from sim import report
-    from sim.experiment import Results, write_results
+    from sim.results import Results
+    from sim.writing import write_results
 
     weekly = synthetic({("a", 0): [1.0, 2.0]})
     tiers = pd.DataFrame({"tier": ["light"], "arm": ["a"], "seed": [0], "net_value": [1.0]})

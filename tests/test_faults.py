@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from conftest import assert_one_line_error
-from sim import ParameterError, RelationshipModel, load_strategy, resources
+from sim import ParameterError, RelationshipModel, limits, load_strategy
 from sim.cli import main
-from sim.resources import cores, estimate_bytes, plan_workers
+from sim.limits import cores, estimate_bytes, plan_workers
 from sim.strategies import MAX_DEPTH, MAX_FILE_BYTES
 
 RAPPORT = shutil.which("rapport", path=str(Path(sys.executable).parent)) or "rapport"
@@ -126,7 +126,7 @@ def test_workers_shrink_to_what_fits_in_memory():
 
 
 def test_a_run_too_big_for_the_memory_stops_with_one_line_before_anything_is_written(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(resources, "available_bytes", lambda: 8 * 2**30)
+    monkeypatch.setattr(limits, "available_bytes", lambda: 8 * 2**30)
     code = main(["market.customers=10000000", "market.social_ties=50", f"results_dir={tmp_path / 'out'}"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err and "market.customers=10000000" in err and "GiB" in err

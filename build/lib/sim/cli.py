@@ -1,0 +1,183 @@
+"""The ``rapport`` command (also ``python -m sim``).
+
+- ``rapport [overrides]``: run an experiment composed by Hydra (default: sales_vs_reciprocal),
+  e.g. ``rapport experiment=targeting market.customers=20000 horizon_weeks=520``;
+  ``rapport -m ...`` sweeps (Hydra multirun) and gathers the jobs into one comparison.
+- ``rapport report DIR``: gather the complete runs under DIR into ``DIR/comparison/``
+  (or re-render the report of one run folder).
+- ``rapport dashboard [args]``: the interactive dashboard (``sim.app``).
+
+Hydra stays here: the model only sees plain values. Every combination of overrides is
+composed and checked before Hydra creates any folder, so a bad value stops the run with
+one line (no traceback) and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import hydra
+from hydra.core.config_search_path import ConfigSearchPath, SearchPathQuery
+from hydra.core.plugins import Plugins
+from hydra.plugins.search_path_plugin import SearchPathPlugin
+from omegaconf import DictConfig, OmegaConf
+
+from .analysis import summary_text
+from .experiment import quiet_mesa, run_experiment
+from .gathering import gather
+from .results import INCOMPLETE, is_complete, load
+from .writing import write_results
+from .params import ParameterError
+from .preflight import hydra_arguments, one_line, preflight
+from .resources import CONFIG_DIR
+from .schema import experiment_spec, register, run_name
+
+__all__ = ["CONFIG_DIR", "main", "one_line", "preflight", "run_name"]
+
+
+
+USER_CONFIG_DIRS: list[str] = []  # from --config-dir: searched before the built-in configs
+
+
+class UserConfigsFirst(SearchPathPlugin):
+    """Puts the user's ``--config-dir`` before the built-in configs, so that a file of the
+    same name (``experiment/targeting.yaml``) replaces the built-in one. Hydra itself would
+    search it after them."""
+
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        for folder in USER_CONFIG_DIRS:
+            search_path.prepend("rapport-user", f"file://{folder}", anchor=SearchPathQuery(provider="main"))
+
+
+def _setup(argv: list[str] | None = None) -> None:
+    register()
+    if not OmegaConf.has_resolver("rapport_name"):
+        OmegaConf.register_new_resolver("rapport_name", run_name)
+    config_dir = hydra_arguments(argv or []).config_dir
+    USER_CONFIG_DIRS[:] = [str(Path(config_dir).resolve())] if config_dir else []
+    if UserConfigsFirst not in Plugins.instance().discover(SearchPathPlugin):
+        Plugins.instance().register(UserConfigsFirst)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="config")
+def hydra_main(cfg: DictConfig) -> float:
+    """Hydra's task: check the config, run the experiment, write its results folder.
+
+    Returns the run's objective (``optimized_metric``, see ``Results.objective``), a float
+    for sweepers such as Optuna."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    quiet_mesa()
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    # Hydra's basic launcher runs jobs one after another: each may use every core.
+    parallel_jobs = multirun and "BasicLauncher" not in str(OmegaConf.select(hc, "launcher._target_", default=""))
+    staging = Path(hc.runtime.output_dir)
+    final = staging.with_name(staging.name.removesuffix(INCOMPLETE))
+    choices = hc.runtime.choices
+    try:
+        spec = experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")), parallel_jobs)
+    except ParameterError as err:
+        if multirun:
+            raise
+        _discard(staging, Path(str(cfg.results_dir)))
+        print(f"rapport: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    started = time.time()
+    results = run_experiment(spec, progress=not parallel_jobs)
+    report = cfg.report if cfg.report is not None else not multirun
+    out = write_results(results, final, report=report, config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
+                        started=started, staging=staging)
+    if not multirun:
+        print(summary_text(results))
+        print(f"\nResults: {out}")
+        if report:
+            print(f"Report:  {out / 'report.html'}")
+    return results.objective(spec.optimized_metric)
+
+
+def _discard(staging: Path, root: Path) -> None:
+    """Remove the folder Hydra made for a run that never started, and the parents it left
+    empty, up to and including ``root`` (the results folder)."""
+    shutil.rmtree(staging, ignore_errors=True)
+    root = root.resolve()
+    parent = staging.parent.resolve()
+    while parent == root or root in parent.parents:
+        try:
+            parent.rmdir()  # only if empty
+        except OSError:
+            break
+        if parent == root:
+            break
+        parent = parent.parent
+
+
+# --- subcommands ----------------------------------------------------------------------------
+def report_command(argv: list[str]) -> int:
+    """``rapport report DIR``: gather a multirun (or any folder of runs) into one comparison,
+    or, for a single run folder, write its report.html again."""
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: rapport report DIR  (a results folder, e.g. results/multirun/<timestamp>)", file=sys.stderr)
+        return 2
+    folder = Path(argv[0])
+    quiet_mesa()
+    try:
+        if is_complete(folder) and not any(is_complete(p) for p in folder.iterdir() if p.is_dir()):
+            results = load(folder)  # one run: (re)write its own report
+            info = json.loads((folder / "meta.json").read_text())
+            target = write_report(results, folder / "report.html", info).parent
+        else:
+            target = gather(folder)
+            results = load(target)
+    except ParameterError as err:
+        print(f"rapport: error: {err}", file=sys.stderr)
+        return 2
+    print(summary_text(results))
+    print(f"\nResults: {target}\nReport:  {target / 'report.html'}")
+    return 0
+
+
+def write_report(results, path: Path, info: dict) -> Path:
+    from .report import write_report as write
+
+    return write(results, path, info)
+
+
+def dashboard_command(argv: list[str]) -> int:
+    """``rapport dashboard``: start the dashboard from ``sim.app`` (imported only when asked for)."""
+    try:
+        from sim.app import main as app_main
+    except ModuleNotFoundError as err:
+        if err.name in ("sim.app",):
+            print("rapport: error: the dashboard is not available yet (sim/app.py is missing)", file=sys.stderr)
+            return 1
+        raise
+    return app_main(argv) or 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``rapport`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "report":
+        return report_command(argv[1:])
+    if argv and argv[0] == "dashboard":
+        return dashboard_command(argv[1:])
+    if argv and argv[0] in ("--version", "-V"):
+        from . import __version__
+
+        print(f"rapport {__version__}")
+        return 0
+    _setup(argv)
+    try:
+        preflight(argv, CONFIG_DIR)
+    except ParameterError as err:
+        print(f"rapport: error: {err}", file=sys.stderr)
+        return 2
+    sys.argv = [sys.argv[0] or "rapport"] + argv  # Hydra reads its arguments from sys.argv
+    hydra_main()
+    return 0

@@ -1,0 +1,147 @@
+"""RelationshipModel: a dealer's market, one step per week."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from .agents import CustomerView, Dealer
+from .market import build_market
+from .metrics import METRICS
+from .params import CHANNELS, CONTENTS, ParameterError, validate
+from .rules import E, Coefficients, Draws, step
+from .state import FIELDS, STAGES, TIERS
+from .strategies import compile_policy, load_strategy
+
+NO_CONTACT = compile_policy({"name": "no_contact", "default": {"frequency": 0.0}})
+
+
+class RelationshipModel(mesa.Model):
+    """Customers of a car dealership reacting to its contacts, beside a rival dealer.
+
+    Args:
+        customers: Number of customers in the market.
+        strategy: Built-in strategy name, path to a strategy YAML file, or a mapping.
+        rng: Seed or numpy Generator (Mesa's ``rng``); the same seed gives the same run.
+        holdout: Also simulate the same market without contact, under the same random
+            numbers, so that incremental profit and ROI are known every week.
+        journeys: How many randomly sampled customers have their journey recorded.
+        **params: Any parameter of ``sim.params.PARAMS``.
+
+    Example:
+        >>> m = RelationshipModel(customers=5000, strategy="reciprocal_value", rng=42)
+        >>> m.run(weeks=260).metrics().tail(1)
+    """
+
+    def __init__(self, customers: int = 5000, strategy="reciprocal_value", *, rng=None,
+                 holdout: bool = True, journeys: int = 20, **params):
+        if not (rng is None or isinstance(rng, (Integral, np.random.Generator))) or isinstance(rng, bool):
+            raise ParameterError(f"rng={rng!r}: expected a whole number seed, a numpy Generator or None")
+        if isinstance(rng, Integral) and rng < 0:
+            raise ParameterError(f"rng={rng!r}: a seed must be >= 0")
+        if not isinstance(holdout, (bool, np.bool_)):
+            raise ParameterError(f"holdout={holdout!r}: expected true or false")
+        if isinstance(journeys, bool) or not isinstance(journeys, Integral) or journeys < 0:
+            raise ParameterError(f"journeys={journeys!r}: expected a whole number >= 0")
+        self.params = validate({"customers": customers, **params})
+        self.policy = load_strategy(strategy)
+        super().__init__(rng=rng)
+        p = self.params
+        self.week = 0
+        self.coefficients = Coefficients(p)
+        self.pop = build_market(p, self.rng)
+        self.holdout = self.pop.copy() if holdout else None
+        self.journey_ids = np.sort(self.rng.choice(p["customers"], min(journeys, p["customers"]), replace=False))
+        self.journeys: dict[int, list[tuple[int, str]]] = {int(i): [] for i in self.journey_ids}
+        self.draws = Draws(p["customers"], self.rng)
+        self.events = np.zeros(p["customers"], np.uint32)  # this week's events per customer (rules.EVENTS bits)
+        self.holdout_events = np.zeros(p["customers"], np.uint32) if holdout else None
+        self.opted_in_at_start = int(np.count_nonzero(self.pop.opted_in))
+        costs = {c: p[f"cost_{c}"] for c in CHANNELS}
+        self.dealer = Dealer(self, "us", self.policy.name, costs, p["budget"])
+        self.rival = Dealer(self, "rival", "rival offers", {c: p["rival_cost_per_contact"] for c in CHANNELS}, math.inf)
+        self.totals = dict.fromkeys(("profit", "cost", "sales", "holdout_profit", "holdout_sales",
+                                    "unsubscribes", "opt_ins"), 0.0)
+        self.last: dict = {}
+        self.last_holdout: dict = {}
+        self._rows: list[list[float]] = []
+
+    # --- running -------------------------------------------------------------------
+    def step(self) -> None:
+        """Advance one week: draw the week's random numbers, apply the rules, record."""
+        self.week += 1
+        self.draws.fill()
+        old_stages = self.pop.stage[self.journey_ids]
+        self.last = step(self.pop, self.policy, self.draws, self.coefficients, self.events)
+        if self.holdout is not None:
+            self.last_holdout = step(self.holdout, NO_CONTACT, self.draws, self.coefficients, self.holdout_events)
+            h = self.last_holdout
+            self.totals["holdout_profit"] += h["revenue"] - h["cost"]
+            self.totals["holdout_sales"] += h["our_sales"]
+        w = self.last
+        self.totals["profit"] += w["revenue"] - w["cost"]
+        self.totals["cost"] += w["cost"]
+        self.totals["sales"] += w["our_sales"]
+        self.totals["unsubscribes"] += w["unsubscribes"]
+        self.totals["opt_ins"] += w["opt_ins"]
+        self.dealer.book(w["our_sales"], w["service_visits"], w["revenue"], w["cost"])
+        self.rival.book(w["rival_sales"], w["rival_service_visits"], w["rival_revenue"],
+                        w["rival_contacts"] * self.params["rival_cost_per_contact"])
+        self._record_journeys(old_stages)
+        self._rows.append([self.week] + [metric.compute(self, w) for metric in METRICS])
+
+    def run(self, weeks: int) -> "RelationshipModel":
+        """Run ``weeks`` more weeks; returns the model so calls can be chained."""
+        if isinstance(weeks, bool) or not isinstance(weeks, Integral) or weeks < 0:
+            raise ParameterError(f"weeks={weeks!r}: expected a whole number >= 0")
+        for _ in range(weeks):
+            self.step()
+        return self
+
+    # --- results -------------------------------------------------------------------
+    def metrics(self) -> pd.DataFrame:
+        """The weekly metrics table, one row per week (see ``sim.metrics.METRICS``)."""
+        return pd.DataFrame(self._rows, columns=["week"] + [m.name for m in METRICS])
+
+    def customers_table(self) -> pd.DataFrame:
+        """One row per customer: state, cumulative margin, cost to serve and net value."""
+        df = pd.DataFrame({f.name: getattr(self.pop, f.name) for f in FIELDS})
+        df.insert(0, "customer", np.arange(self.pop.n))
+        df["stage"] = pd.Categorical.from_codes(df["stage"], STAGES)
+        df["tier"] = pd.Categorical.from_codes(df["tier"], TIERS)
+        df["net_value"] = df["margin"] - df["cost"]
+        return df
+
+    def customer(self, i: int) -> CustomerView:
+        """One customer as an object: its state now and, if sampled, its journey."""
+        if isinstance(i, bool) or not isinstance(i, Integral) or not 0 <= i < self.pop.n:
+            raise ParameterError(f"customer={i!r}: expected an id in [0, {self.pop.n - 1}]")
+        state = {f.name: getattr(self.pop, f.name)[i].item() for f in FIELDS}
+        return CustomerView(int(i), state, self.journeys.get(int(i)))
+
+    def _record_journeys(self, old_stages: np.ndarray) -> None:
+        """Append this week's events of the sampled customers to their journeys."""
+        for i, old in zip(self.journey_ids, old_stages):
+            e, events, week = int(self.events[i]), self.journeys[int(i)], self.week
+            if e & E.contacted:
+                fit = "relevant" if e & E.relevant else "irrelevant"
+                events.append((week, f"received {CONTENTS[e & 3]} by {CHANNELS[(e >> 2) & 3]} ({fit})"))
+            for bit, text in JOURNEY_TEXT:
+                if e & bit:
+                    events.append((week, text))
+            if e & E.serviced and not e & E.serviced_us:
+                events.append((week, "had the car serviced elsewhere"))
+            new = self.pop.stage[i]
+            if old != new:
+                events.append((week, f"stage {STAGES[old]} -> {STAGES[new]}"))
+
+
+JOURNEY_TEXT = ((E.opened, "opened it"), (E.visited, "visited the website"), (E.attended, "attended an event"),
+                (E.unsubscribed, "unsubscribed"), (E.bought_us, "bought a car from us"),
+                (E.bought_rival, "bought a car from the rival"), (E.serviced_us, "had the car serviced with us"),
+                (E.heard_praise, "heard a recommendation of us"), (E.heard_warning, "heard a warning about us"),
+                (E.referred, "was referred to us"))

@@ -1,0 +1,97 @@
+"""The results of an experiment: the ``Results`` tables, and reading a results folder.
+
+A results folder holds ``weekly.parquet``, ``tiers.parquet``, ``customers.parquet``
+(optional), ``summary.csv``, ``differences.csv``, ``meta.json`` (the experiment described,
+the code and command that ran it), optionally ``config.yaml`` and ``report.html``, and a
+``COMPLETE`` marker written last (see ``sim.writing``). A folder without the marker, or
+still named ``*.incomplete``, was interrupted or is still being written.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import analysis
+from .params import ParameterError
+
+INCOMPLETE = ".incomplete"
+MARKER = "COMPLETE"
+COMPARISON = "comparison"
+# Parameters shown in the report's market description.
+MARKET_KEYS = ("customers", "our_share", "heavy_share", "social_ties", "rival_pull", "rival_contact_rate",
+               "vehicle_margin", "service_margin", "budget")
+
+
+@dataclass
+class Results:
+    """Everything a report is made from: the experiment described, and its tables."""
+
+    name: str
+    question: str
+    arms: list[dict]  # name, strategy, description, params (overrides of the market); swept values if gathered
+    baseline: str
+    horizon_weeks: int
+    seeds: list[int]
+    market: dict
+    weekly: pd.DataFrame
+    tiers: pd.DataFrame
+    customers: pd.DataFrame | None = None
+    summary: pd.DataFrame | None = None
+    differences: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+    comparisons: list[tuple[str, str]] = field(default_factory=list)  # (arm, versus): what the verdict compares
+
+    @property
+    def arm_names(self) -> list[str]:
+        return [a["name"] for a in self.arms]
+
+    def analyse(self) -> "Results":
+        """Fill ``summary`` and ``differences`` from the weekly table."""
+        if not self.comparisons:
+            self.comparisons = [(a, self.baseline) for a in self.arm_names if a != self.baseline]
+        self.summary = analysis.summary(self.weekly, self.arm_names)
+        self.differences = analysis.differences(self.weekly, analysis.all_pairs(self.arm_names, self.comparisons))
+        return self
+
+    def objective(self, metric: str = "profit") -> float:
+        """The number a sweeper optimises: the first comparison's paired difference in
+        ``metric`` (arm minus versus), or, with one arm, the arm's mean (``profit`` and
+        ``roi`` are then against the no-contact holdout). Direction: ``metrics.OUTCOME[metric].better``."""
+        if self.comparisons:
+            arm, versus = self.comparisons[0]
+            row = self.differences[(self.differences["arm"] == arm) & (self.differences["versus"] == versus)]
+        else:
+            row = self.summary[self.summary["arm"] == self.arm_names[0]]
+        return float(row[metric].iloc[0]) if len(row) else float("nan")
+
+    def description(self) -> dict:
+        """The experiment as plain data (saved in meta.json, read back by ``load``)."""
+        return {"name": self.name, "question": self.question, "arms": self.arms, "baseline": self.baseline,
+                "horizon_weeks": self.horizon_weeks, "seeds": self.seeds, "market": self.market,
+                "notes": self.notes, "comparisons": [list(c) for c in self.comparisons]}
+
+
+def is_complete(folder: Path) -> bool:
+    """Whether ``folder`` is a results folder whose writing finished."""
+    return (Path(folder) / MARKER).is_file() and not Path(folder).name.endswith(INCOMPLETE)
+
+
+def load(folder: Path) -> Results:
+    """Read a complete results folder back."""
+    folder = Path(folder)
+    if not is_complete(folder):
+        raise ParameterError(f"{folder}: incomplete results (no {MARKER} marker): the run was interrupted or "
+                             f"is still running")
+    info = json.loads((folder / "meta.json").read_text())
+    d = info["experiment"]
+    customers = pd.read_parquet(folder / "customers.parquet") if (folder / "customers.parquet").exists() else None
+    res = Results(d["name"], d["question"], d["arms"], d["baseline"], d["horizon_weeks"], d["seeds"], d["market"],
+                  pd.read_parquet(folder / "weekly.parquet"), pd.read_parquet(folder / "tiers.parquet"), customers,
+                  notes=d.get("notes", []), comparisons=[tuple(c) for c in d.get("comparisons", [])])
+    res.summary = pd.read_csv(folder / "summary.csv")
+    res.differences = pd.read_csv(folder / "differences.csv")
+    return res

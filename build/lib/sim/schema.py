@@ -1,0 +1,254 @@
+"""Structured configs for Hydra, generated from ``sim.params.PARAMS``, and their checks.
+
+Parameters are defined once, in ``PARAMS``; the dataclasses here are made from it so
+that Hydra type-checks every override (a word where a number is expected, an unknown
+key) and ``sim.params.validate`` then checks the ranges. ``experiment_spec`` turns a
+composed config into a plain, fully checked ``ExperimentSpec`` before any run starts.
+
+Groups: ``market`` holds the parameters of groups market and rival, ``behaviour`` the
+behaviour parameters, ``economics`` costs and margins. Keys are the parameter names,
+so ``market.customers=20000`` sets ``customers``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+
+from .metrics import OUTCOMES
+from .params import PARAMS, ParameterError, validate
+from .strategies import load_strategy
+
+# Config group -> parameter groups of PARAMS that live in it.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "market": ("market", "rival"),
+    "behaviour": ("behaviour",),
+    "economics": ("economics",),
+}
+SCHEMA_NAME = "rapport_schema"
+HOLDOUT = "no_contact"
+LIMITS = {  # run settings: (lo, hi) for whole numbers
+    "horizon_weeks": (1, 5200),
+    "replications": (1, 100_000),
+    "seed": (0, 2**32 - 1),
+    "workers": (0, 1024),
+}
+
+
+def _group_dataclass(cls_name: str, groups: tuple[str, ...]) -> type:
+    """A dataclass with one typed field per parameter of ``groups``, defaults from PARAMS."""
+    fields = [(p.name, p.kind, field(default=p.default)) for p in PARAMS.values() if p.group in groups]
+    return dataclasses.make_dataclass(cls_name, fields, module=__name__)
+
+
+MarketConfig = _group_dataclass("MarketConfig", GROUPS["market"])
+BehaviourConfig = _group_dataclass("BehaviourConfig", GROUPS["behaviour"])
+EconomicsConfig = _group_dataclass("EconomicsConfig", GROUPS["economics"])
+
+
+@dataclass
+class ArmConfig:
+    """One arm of an experiment: a strategy and, optionally, parameter overrides."""
+
+    name: str = MISSING
+    strategy: Any = MISSING  # built-in name, YAML path or mapping
+    params: Dict[str, Any] = field(default_factory=dict)  # flat parameter names, e.g. social_ties: 0
+    description: str = ""  # defaults to the strategy's description
+
+
+@dataclass
+class ExperimentConfig:
+    """What an experiment compares; market, horizon and replications sit at the top level."""
+
+    question: str = ""
+    arms: List[ArmConfig] = field(default_factory=list)
+    baseline: Optional[str] = None  # arm the others are compared with; default: the first arm
+    comparisons: List[List[str]] = field(default_factory=list)  # [arm, versus] pairs; default: each vs baseline
+    holdout: str = HOLDOUT  # the model always runs the no-contact holdout in lockstep
+
+
+@dataclass
+class RapportConfig:
+    """The whole configuration of a ``rapport`` run."""
+
+    market: MarketConfig = field(default_factory=MarketConfig)
+    behaviour: BehaviourConfig = field(default_factory=BehaviourConfig)
+    economics: EconomicsConfig = field(default_factory=EconomicsConfig)
+    strategy: Any = None  # set by ``strategy=NAME``: run that one strategy instead of the arms
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    horizon_weeks: int = 260
+    seed: int = 0
+    replications: int = 10
+    workers: int = 0  # processes for the replications; 0 = one per core (1 under a parallel launcher)
+    results_dir: str = "results"
+    report: Optional[bool] = None  # HTML report; None = yes for a single run, no for multirun jobs
+    optimized_metric: str = "profit"  # what a run returns to a sweeper: an outcome of sim.metrics.OUTCOMES
+
+
+def run_name(experiment, strategy) -> str:
+    """Results folder name: the experiment, or ``strategy-NAME`` when one strategy is picked."""
+    if strategy not in (None, "", "null", "None"):
+        return f"strategy-{strategy}"
+    return str(experiment)
+
+
+def register() -> None:
+    """Store the schema in Hydra's ConfigStore (idempotent); config.yaml lists it first."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name=SCHEMA_NAME, node=RapportConfig)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A checked arm: its strategy (name or mapping, picklable) and full parameter set."""
+
+    name: str
+    strategy: Any
+    strategy_name: str
+    description: str
+    params: dict
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """Everything a run needs, as plain checked values (no Hydra objects)."""
+
+    name: str
+    question: str
+    arms: tuple[Arm, ...]
+    baseline: str
+    comparisons: tuple[tuple[str, str], ...]  # (arm, versus) pairs the verdict states
+    horizon_weeks: int
+    seed: int
+    replications: int
+    workers: int  # 0 = one process per core
+    params: dict  # the market's parameters shared by all arms (before arm overrides)
+    optimized_metric: str = "profit"  # the outcome a run returns (see ``Results.objective``)
+
+    @property
+    def seeds(self) -> list[int]:
+        """Common random numbers: replication r of every arm uses seed + r."""
+        return [self.seed + r for r in range(self.replications)]
+
+
+def plain(cfg: Any) -> Any:
+    """An OmegaConf node as plain Python containers (resolved)."""
+    if isinstance(cfg, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(cfg, resolve=True)
+    return cfg
+
+
+def model_params(cfg: Any) -> dict:
+    """The model parameters of a config: market, behaviour and economics groups, flattened."""
+    out = {}
+    for group in GROUPS:
+        node = plain(cfg[group]) if group in cfg else {}
+        for key, value in (node or {}).items():
+            out[key] = value
+    return out
+
+
+def _check_params(values: dict, where: str) -> dict:
+    """``validate`` with the field named by its config path (``market.our_share=1.7: ...``)."""
+    try:
+        return validate(values)
+    except ParameterError as err:
+        msg = str(err)
+        name = msg.split("=", 1)[0].split(":", 1)[0]
+        if name in PARAMS:
+            prefix = where or _group_of(name)
+            raise ParameterError(f"{prefix}.{msg}") from None
+        raise ParameterError(f"{where}: {msg}" if where else msg) from None
+
+
+def _group_of(name: str) -> str:
+    return next(g for g, members in GROUPS.items() if PARAMS[name].group in members)
+
+
+def _whole(cfg: Any, key: str) -> int:
+    value = cfg[key]
+    lo, hi = LIMITS[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ParameterError(f"{key}={value!r}: expected a whole number in [{lo}, {hi}]")
+    return value
+
+
+def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> ExperimentSpec:
+    """Check a composed config and turn it into an ``ExperimentSpec``.
+
+    Args:
+        cfg: The composed config (DictConfig or plain dict).
+        name: Experiment name (the chosen ``experiment`` file, or ``strategy-NAME``).
+        shared_cores: Whether other jobs run at the same time (a parallel Hydra launcher):
+            then ``workers=0`` means one process, not one per core.
+
+    Raises:
+        ParameterError: one line naming the field, the value and what is allowed.
+    """
+    known = {f.name for f in dataclasses.fields(RapportConfig)} | {"hydra"}
+    unknown = sorted(str(k) for k in cfg.keys() if k not in known)
+    if unknown:
+        raise ParameterError(f"{unknown[0]}: unknown setting, allowed are {', '.join(sorted(known - {'hydra'}))}")
+    horizon = _whole(cfg, "horizon_weeks")
+    seed = _whole(cfg, "seed")
+    reps = _whole(cfg, "replications")
+    workers = _whole(cfg, "workers")
+    shared = model_params(cfg)
+    base = _check_params(shared, "")
+    exp = plain(cfg["experiment"]) or {}
+    holdout = exp.get("holdout", HOLDOUT)
+    if holdout != HOLDOUT:
+        raise ParameterError(f"experiment.holdout={holdout!r}: only {HOLDOUT} is supported (the model runs it in "
+                             f"lockstep); to compare against a strategy, make it an arm and set experiment.baseline")
+    strategy = plain(cfg.get("strategy")) if "strategy" in cfg else None
+    if strategy is not None:
+        raw_arms = [{"name": _strategy_label(strategy), "strategy": strategy}]
+    else:
+        raw_arms = exp.get("arms") or []
+    if not raw_arms:
+        raise ParameterError("experiment.arms=[]: expected at least one arm (or pick one with strategy=NAME)")
+    arms = []
+    for i, raw in enumerate(raw_arms):
+        where = f"experiment.arms[{i}]"
+        if not isinstance(raw, dict) or "strategy" not in raw or raw["strategy"] is None:
+            raise ParameterError(f"{where}={raw!r}: expected a mapping with name, strategy and optional params")
+        try:
+            policy = load_strategy(raw["strategy"])
+        except ParameterError as err:
+            raise ParameterError(f"{where}.{err}") from None
+        overrides = raw.get("params") or {}
+        params = _check_params({**shared, **overrides}, f"{where}.params" if overrides else "")
+        arm_name = str(raw.get("name") or policy.name)
+        arms.append(Arm(arm_name, raw["strategy"], policy.name, raw.get("description") or policy.description,
+                        params))
+    names = [a.name for a in arms]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ParameterError(f"experiment.arms: name {dup[0]!r} used twice; give each arm its own name")
+    baseline = (exp.get("baseline") if strategy is None else None) or names[0]
+    if baseline not in names:
+        raise ParameterError(f"experiment.baseline={baseline!r}: not an arm, allowed are {', '.join(names)}")
+    pairs = exp.get("comparisons") or [] if strategy is None else []
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, list) or len(pair) != 2 or pair[0] == pair[1] or any(n not in names for n in pair):
+            raise ParameterError(f"experiment.comparisons[{i}]={pair!r}: expected [arm, versus], two different arms "
+                                 f"from {', '.join(names)}")
+    comparisons = tuple((a, b) for a, b in pairs) or tuple((n, baseline) for n in names if n != baseline)
+    if workers == 0 and shared_cores:
+        workers = 1  # the launcher already spreads jobs over the cores
+    metric = cfg.get("optimized_metric", "profit")
+    allowed = [o.name for o in OUTCOMES if o.has_difference]
+    if metric not in allowed:
+        raise ParameterError(f"optimized_metric={metric!r}: unknown, allowed are {', '.join(allowed)}")
+    return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, comparisons, horizon, seed, reps,
+                          workers, base, metric)
+
+
+def _strategy_label(strategy: Any) -> str:
+    if isinstance(strategy, dict):
+        return str(strategy.get("name", "custom"))
+    return str(strategy)

@@ -1,0 +1,185 @@
+"""Contact strategies as data: a policy says, per stage and tier, how often to contact,
+through which channel, with which content mix and how strictly to target relevance.
+
+A strategy is a mapping (usually a YAML file in ``configs/strategy/``)::
+
+    name: my_strategy
+    description: one sentence for reports
+    default: {frequency: 0.5, channel: email, targeting: 0.3,
+              mix: {sales_offer: 0.2, value_content: 0.8}}
+    rules:                      # applied in order, later rules win
+      - stages: [connection, loyalty]
+        tiers: [heavy]
+        channel: phone
+
+``compile_policy`` turns it into small lookup tables indexed by (stage, tier).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import yaml
+
+from .params import CHANNELS, CONTENTS, ParameterError
+from .resources import STRATEGY_DIR
+from .state import STAGES, TIERS
+
+SETTINGS = ("frequency", "channel", "mix", "targeting")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A compiled strategy: lookup tables of shape (stages, tiers)."""
+
+    name: str
+    description: str
+    frequency: np.ndarray  # float32, contacts per week (probability of a contact this week)
+    channel: np.ndarray  # int8, index into CHANNELS
+    mix_cum: np.ndarray  # float32 (stages, tiers, contents), cumulative content shares
+    targeting: np.ndarray  # float32, share of offers aimed at the customer's interests
+    spec: dict  # the validated mapping it was compiled from
+
+
+def builtin_strategies() -> list[str]:
+    """Names of the strategies shipped in ``configs/strategy/``."""
+    return sorted(p.stem for p in STRATEGY_DIR.glob("*.yaml"))
+
+
+def load_strategy(spec: str | Path | Mapping[str, Any] | Policy) -> Policy:
+    """Compile a strategy given by built-in name, YAML path or mapping.
+
+    Raises:
+        ParameterError: unknown name, missing file or invalid field (one line).
+    """
+    if isinstance(spec, Policy):
+        return spec
+    if isinstance(spec, Mapping):
+        return compile_policy(spec)
+    if not isinstance(spec, (str, Path)):
+        raise ParameterError(f"strategy={spec!r}: expected a strategy name, a YAML path or a mapping")
+    path = Path(spec)
+    if path.suffix not in (".yaml", ".yml"):
+        names = builtin_strategies()
+        if str(spec) not in names:
+            raise ParameterError(f"strategy={spec!r}: unknown, allowed are {', '.join(names)} or a YAML file")
+        path = STRATEGY_DIR / f"{spec}.yaml"
+    if not path.is_file():
+        raise ParameterError(f"strategy={str(spec)!r}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ParameterError(f"strategy={str(spec)!r}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(data, Mapping):
+        raise ParameterError(f"strategy={str(spec)!r}: expected a mapping at the top of the file")
+    data = dict(data)
+    data.setdefault("name", path.stem)
+    return compile_policy(data)
+
+
+def compile_policy(spec: Mapping[str, Any]) -> Policy:
+    """Validate a strategy mapping and build its (stage, tier) lookup tables."""
+    spec = _plain(spec)
+    name = str(spec.get("name", "custom"))
+    extra = sorted(set(spec) - {"name", "description", "default", "rules"})
+    if extra:
+        raise ParameterError(f"strategy.{extra[0]}: unknown key, allowed are name, description, default, rules")
+    default = _settings(spec.get("default") or {}, "strategy.default")
+    for key, value in (("frequency", 0.0), ("channel", "email"), ("targeting", 0.0),
+                       ("mix", {"sales_offer": 1.0})):
+        default.setdefault(key, value)
+    table = [[dict(default) for _ in TIERS] for _ in STAGES]
+    rules = spec.get("rules") or []
+    if not isinstance(rules, list):
+        raise ParameterError(f"strategy.rules={rules!r}: expected a list of rules")
+    for i, rule in enumerate(rules):
+        where = f"strategy.rules[{i}]"
+        if not isinstance(rule, Mapping):
+            raise ParameterError(f"{where}={rule!r}: expected a mapping")
+        rule = dict(rule)
+        stages = _names(rule.pop("stages", list(STAGES)), STAGES, f"{where}.stages")
+        tiers = _names(rule.pop("tiers", list(TIERS)), TIERS, f"{where}.tiers")
+        settings = _settings(rule, where)
+        for s in stages:
+            for t in tiers:
+                table[STAGES.index(s)][TIERS.index(t)].update(settings)
+    shape = (len(STAGES), len(TIERS))
+    frequency = np.zeros(shape, np.float32)
+    channel = np.zeros(shape, np.int8)
+    targeting = np.zeros(shape, np.float32)
+    mix_cum = np.zeros(shape + (len(CONTENTS),), np.float32)
+    for s in range(shape[0]):
+        for t in range(shape[1]):
+            cell = table[s][t]
+            frequency[s, t] = cell["frequency"]
+            channel[s, t] = CHANNELS.index(cell["channel"])
+            targeting[s, t] = cell["targeting"]
+            weights = np.array([cell["mix"].get(c, 0.0) for c in CONTENTS], np.float64)
+            mix_cum[s, t] = np.cumsum(weights / weights.sum())
+    mix_cum[..., -1] = 1.0
+    return Policy(name, str(spec.get("description", "")), frequency, channel, mix_cum, targeting, spec)
+
+
+def _plain(obj: Any) -> Any:
+    """Mappings and lists as plain dicts and lists (OmegaConf objects included)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)) or type(obj).__name__ == "ListConfig":
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def _number(value: Any) -> bool:
+    """A real number (numpy scalars included), not a boolean, not NaN."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+            and not math.isnan(value))
+
+
+def _names(value: Any, allowed: tuple[str, ...], where: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ParameterError(f"{where}={value!r}: expected a list from {', '.join(allowed)}")
+    for v in value:
+        if v not in allowed:
+            raise ParameterError(f"{where}={v!r}: unknown, allowed are {', '.join(allowed)}")
+    return value
+
+
+def _settings(raw: Any, where: str) -> dict:
+    """Check the contact settings of a default or a rule."""
+    if not isinstance(raw, Mapping):
+        raise ParameterError(f"{where}={raw!r}: expected a mapping of {', '.join(SETTINGS)}")
+    out = {}
+    for key, value in raw.items():
+        field = f"{where}.{key}"
+        if key not in SETTINGS:
+            raise ParameterError(f"{field}: unknown setting, allowed are {', '.join(SETTINGS)} (and stages, tiers in rules)")
+        if key in ("frequency", "targeting"):
+            if not _number(value) or not 0.0 <= value <= 1.0:
+                unit = " contacts per week" if key == "frequency" else ""
+                raise ParameterError(f"{field}={value!r}: expected a number in [0, 1]{unit}")
+            out[key] = float(value)
+        elif key == "channel":
+            if value not in CHANNELS:
+                raise ParameterError(f"{field}={value!r}: unknown channel, allowed are {', '.join(CHANNELS)}")
+            out[key] = value
+        else:
+            if not isinstance(value, Mapping) or not value:
+                raise ParameterError(f"{field}={value!r}: expected a mapping of {', '.join(CONTENTS)} to weights")
+            mix = {}
+            for content, weight in value.items():
+                if content not in CONTENTS:
+                    raise ParameterError(f"{field}.{content}: unknown content, allowed are {', '.join(CONTENTS)}")
+                if not _number(weight) or not 0 <= weight < math.inf:
+                    raise ParameterError(f"{field}.{content}={weight!r}: expected a finite weight >= 0")
+                mix[content] = float(weight)
+            if sum(mix.values()) <= 0:
+                raise ParameterError(f"{field}: weights sum to 0, at least one must be positive")
+            out[key] = mix
+    return out

@@ -1,0 +1,103 @@
+"""Writing a results folder so that an interrupted run never looks complete.
+
+Files go into a staging folder (``<final>.incomplete``); ``COMPLETE`` is written last,
+then the folder is renamed into place. ``meta.json`` records the code and the command
+that produced the results.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .results import INCOMPLETE, MARKER, Results
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def git_commit() -> dict:
+    """The git commit of the code that ran, and whether the work tree had changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--", "sim", "configs",
+                                                                       "experiments"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": None}
+
+
+def meta(results: Results, started: float, extra: dict | None = None) -> dict:
+    """What meta.json holds: versions, commit, timing, the command and the experiment."""
+    from . import __version__
+
+    return {"rapport_version": __version__, **git_commit(), "python": platform.python_version(),
+            "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(time.time() - started, 2), "argv": sys.argv,
+            "experiment": results.description(), **(extra or {})}
+
+
+def write_results(results: Results, final_dir: Path, *, report: bool = True, config_yaml: str | None = None,
+                  started: float | None = None, staging: Path | None = None, extra_meta: dict | None = None,
+                  replace: bool = False) -> Path:
+    """Write every file of a results folder, then rename it into place.
+
+    Files go into ``staging`` (default ``<final_dir>.incomplete``); ``COMPLETE`` is written
+    last, then the folder is renamed to ``final_dir``. If ``final_dir`` exists it is
+    replaced (``replace=True``, the old one is removed only after the swap) or the new
+    folder gets a ``_1``, ``_2``... suffix. Returns the final folder.
+    """
+    final_dir = Path(final_dir)
+    staging = Path(staging) if staging else final_dir.with_name(final_dir.name + INCOMPLETE)
+    if replace and staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    if config_yaml is not None:
+        (staging / "config.yaml").write_text(config_yaml)
+    results.weekly.to_parquet(staging / "weekly.parquet", index=False)
+    results.tiers.to_parquet(staging / "tiers.parquet", index=False)
+    if results.customers is not None:
+        results.customers.to_parquet(staging / "customers.parquet", index=False)
+    results.summary.to_csv(staging / "summary.csv", index=False)
+    results.differences.to_csv(staging / "differences.csv", index=False)
+    info = meta(results, started or time.time(), extra_meta)
+    (staging / "meta.json").write_text(json.dumps(info, indent=2, default=_json_default))
+    if report:
+        from .report import write_report  # matplotlib and jinja2 load only when a report is drawn (sweep jobs skip it)
+
+        write_report(results, staging / "report.html", info)
+    (staging / MARKER).write_text(f"{info['started']} rapport {info['rapport_version']} {info['commit']}\n")
+    if replace and final_dir.exists():
+        old = final_dir.with_name(final_dir.name + ".old")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(final_dir, old)
+        os.replace(staging, final_dir)
+        shutil.rmtree(old)
+        return final_dir
+    target = final_dir
+    n = 1
+    while target.exists():
+        target = final_dir.with_name(f"{final_dir.name}_{n}")
+        n += 1
+    os.replace(staging, target)
+    return target
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, (np.integer, np.floating)):
+        return x.item()
+    if isinstance(x, float) and math.isinf(x):
+        return str(x)
+    return str(x)
