@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .limits import cores, die_with_parent
 from .results import MARKET_KEYS, Results
 from .schema import ExperimentSpec
 
@@ -70,9 +71,8 @@ def _set_threads(n: int) -> None:
 
 # --- an experiment --------------------------------------------------------------------------
 def _workers(requested: int, tasks: int) -> int:
-    if requested:
-        return max(1, min(requested, tasks))
-    return max(1, min(os.cpu_count() or 1, tasks))
+    """Processes for ``tasks`` runs: as requested (0 = one per core), never more than the cores or the runs."""
+    return max(1, min(requested or cores(), cores(), tasks))
 
 
 def run_experiment(spec: ExperimentSpec, progress: bool = True) -> Results:
@@ -91,12 +91,19 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True) -> Results:
 
     if workers > 1:
         # spawn: the parent may hold threads (tqdm, the kernel's thread pool); forking those is unsafe.
+        # Workers end with the parent, even when it is killed (die_with_parent).
         try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                       initializer=die_with_parent, initargs=(os.getpid(),))
+            try:
                 futures = {pool.submit(run_once, *job(i, r)): (i, r) for i, r in tasks}
                 for fut in as_completed(futures):
                     out[futures[fut]] = fut.result()
                     bar.update()
+            except BaseException:  # Ctrl-C, a failed run: stop the other runs now rather than wait for them
+                _stop(pool)
+                raise
+            pool.shutdown()
         except BrokenProcessPool:
             # A worker could not start, e.g. a script without `if __name__ == "__main__":`
             # or code read from stdin: the runs left are done here, one after another.
@@ -124,6 +131,16 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True) -> Results:
                    _lead(pd.concat(tiers, ignore_index=True), lead),
                    _lead(pd.concat(customers, ignore_index=True), lead) if customers else None,
                    comparisons=list(spec.comparisons)).analyse()
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel the runs not started and end the worker processes of ``pool`` without waiting."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        p.terminate()
+    for p in processes:
+        p.join(5)
 
 
 def _lead(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:

@@ -1,27 +1,37 @@
 """What a run may take from the machine: worker processes and memory, decided before it starts.
 
 The memory figures are measured peaks (maximum resident set size of ``rapport`` runs, one
-process, 100,000 to 400,000 customers, Linux x86-64, Python 3.12) rounded up:
+process, 100,000 to 400,000 customers, Linux x86-64, Python 3.12), rounded up so that the
+estimate stays above the measure (``tests/test_faults.py`` checks it on a real run):
 
 - a Python process with numpy, pandas, numba and Mesa loaded: about 350 MB;
 - one run of one arm (the market, its no-contact holdout and the customers table built at
   the end): about 470 bytes per customer with 6 social ties, 950 with 50, i.e. about
-  400 bytes plus 12 per tie;
+  400 bytes plus 11 per tie;
 - the parent keeps every arm's customers table of the first replication and writes it:
-  about 250 bytes per customer per arm.
+  about 220 bytes per customer per arm.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import signal
+import sys
 from pathlib import Path
 
 from .params import ParameterError
 
 PROCESS_BYTES = 400 * 2**20
-RUN_BYTES_PER_CUSTOMER = 400
+RUN_BYTES_PER_CUSTOMER = 450
 RUN_BYTES_PER_TIE = 12
 TABLE_BYTES_PER_CUSTOMER = 250
+
+
+class EnvironmentFault(ParameterError):
+    """The machine, not the input, stops the run: too little memory, a folder that cannot be
+    written, a full disk. One line like every ParameterError, but the command exits with 1."""
 
 
 def cores() -> int:
@@ -81,7 +91,7 @@ def plan_workers(requested: int, tasks: int, customers: int, ties: int, arms: in
         workers -= 1
     need = estimate_bytes(customers, ties, arms, workers)
     if need > available:
-        raise ParameterError(f"market.customers={customers} with market.social_ties={ties} needs about "
+        raise EnvironmentFault(f"market.customers={customers} with market.social_ties={ties} needs about "
                              f"{gib(need)} of memory, this machine has {gib(available)} available: "
                              f"lower market.customers or market.social_ties")
     return workers
@@ -89,3 +99,51 @@ def plan_workers(requested: int, tasks: int, customers: int, ties: int, arms: in
 
 def gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB"
+
+
+def check_output_dir(folder: str) -> None:
+    """Refuse, before anything is written, a results folder that is empty, not a folder, or
+    on a read-only or unwritable file system (the nearest existing parent is checked).
+
+    Raises:
+        ParameterError: the value is wrong (empty, a file).
+        EnvironmentFault: the folder cannot be written.
+    """
+    if not str(folder).strip():
+        raise ParameterError("results_dir='': expected a folder, e.g. results_dir=results")
+    path = Path(folder).expanduser().absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        raise ParameterError(f"results_dir={folder}: {existing} is not a folder; choose a folder for the results")
+    read_only = hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY
+    if read_only or not os.access(existing, os.W_OK | os.X_OK):
+        why = "is on a read-only file system" if read_only else "is not writable"
+        raise EnvironmentFault(f"results_dir={folder}: {existing} {why}; choose a writable folder")
+
+
+def fault_line(err: OSError, doing: str) -> str:
+    """An operating-system error while ``doing`` something, as one line with what to do."""
+    advice = {errno.ENOSPC: "free some disk space and run again",
+              errno.EDQUOT: "free some disk space and run again",
+              errno.EROFS: "choose a writable results_dir",
+              errno.EACCES: "choose a writable results_dir",
+              errno.EPERM: "choose a writable results_dir"}.get(err.errno, "check the folder and run again")
+    where = f" ({err.filename})" if err.filename else ""
+    return f"{doing}: {err.strerror or err}{where}; {advice}"
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """Ask Linux to end this process when its parent dies (``PR_SET_PDEATHSIG``), so that
+    worker processes never outlive a killed ``rapport``; a worker pool's initializer.
+    ``parent``: the pid the caller expects as parent (default: the current one). Elsewhere
+    than Linux, a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    parent = parent or os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request: end now
+        os._exit(1)

@@ -20,7 +20,7 @@ from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from .metrics import OUTCOMES
 from .params import PARAMS, ParameterError, validate
-from .limits import plan_workers
+from .limits import check_output_dir, plan_workers
 from .strategies import load_strategy
 
 # Config group -> parameter groups of PARAMS that live in it.
@@ -92,8 +92,14 @@ class RapportConfig:
 def run_name(experiment, strategy) -> str:
     """Results folder name: the experiment, or ``strategy-NAME`` when one strategy is picked."""
     if strategy not in (None, "", "null", "None"):
-        return f"strategy-{strategy}"
-    return str(experiment)
+        return f"strategy-{_last_part(strategy)}"
+    return _last_part(experiment)
+
+
+def _last_part(name) -> str:
+    """``../experiments/targeting`` -> ``targeting``: a results folder never climbs out of results_dir."""
+    last = str(name).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return last if last not in ("", ".", "..") else "run"
 
 
 def register() -> None:
@@ -196,6 +202,7 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
     unknown = sorted(str(k) for k in cfg.keys() if k not in known)
     if unknown:
         raise ParameterError(f"{unknown[0]}: unknown setting, allowed are {', '.join(sorted(known - {'hydra'}))}")
+    check_output_dir(str(cfg.get("results_dir", "results")))
     horizon = _whole(cfg, "horizon_weeks")
     seed = _whole(cfg, "seed")
     reps = _whole(cfg, "replications")
