@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from .analysis import summary_text
 from .experiment import quiet_mesa, run_experiment
 from .gathering import GatherCallback, find_complete_job, gather, report_problems
-from .limits import EnvironmentFault, die_with_parent, fault_line
+from .limits import EnvironmentFault, fault_line, loky_workers_die_with_parent
 from .results import TOKEN, final_path, is_complete, load
 from .writing import write_results
 from .params import ParameterError
@@ -70,6 +70,7 @@ _resolvers()
 def _setup(argv: list[str] | None = None) -> None:
     register()
     _resolvers()
+    loky_workers_die_with_parent()  # the joblib launcher's workers end with the sweep
     config_dir = hydra_arguments(argv or []).config_dir
     USER_CONFIG_DIRS[:] = [str(Path(config_dir).resolve())] if config_dir else []
     if UserConfigsFirst not in Plugins.instance().discover(SearchPathPlugin):
@@ -92,8 +93,6 @@ def hydra_main(cfg: DictConfig) -> float:
     multirun = hc.mode == RunMode.MULTIRUN
     # Hydra's basic launcher runs jobs one after another: each may use every core.
     parallel_jobs = multirun and "BasicLauncher" not in str(OmegaConf.select(hc, "launcher._target_", default=""))
-    if parallel_jobs:
-        die_with_parent()  # a launcher's worker process (joblib's) ends with the sweep
     staging = Path(hc.runtime.output_dir)
     final = final_path(staging)
     choices = hc.runtime.choices

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .limits import cores, die_with_parent
+from .limits import cores, worker_init
 from .results import MARKET_KEYS, Results
 from .schema import ExperimentSpec
 
@@ -82,38 +85,19 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True) -> Results:
     out: dict[tuple[int, int], dict] = {}
     from tqdm import tqdm
 
-    bar = tqdm(total=len(tasks), desc=f"{spec.name}: {len(spec.arms)} arms x {spec.replications} runs",
-               unit="run", disable=not progress, mininterval=0.5, file=sys.stderr)
-
     def job(i: int, r: int) -> tuple:
         arm = spec.arms[i]
         return (arm.strategy, arm.params, spec.horizon_weeks, spec.seed + r, r == 0, 1 if workers > 1 else None)
 
-    if workers > 1:
-        # spawn: the parent may hold threads (tqdm, the kernel's thread pool); forking those is unsafe.
-        # Workers end with the parent, even when it is killed (die_with_parent).
-        try:
-            pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                       initializer=die_with_parent, initargs=(os.getpid(),))
-            try:
-                futures = {pool.submit(run_once, *job(i, r)): (i, r) for i, r in tasks}
-                for fut in as_completed(futures):
-                    out[futures[fut]] = fut.result()
-                    bar.update()
-            except BaseException:  # Ctrl-C, a failed run: stop the other runs now rather than wait for them
-                _stop(pool)
-                raise
-            pool.shutdown()
-        except BrokenProcessPool:
-            # A worker could not start, e.g. a script without `if __name__ == "__main__":`
-            # or code read from stdin: the runs left are done here, one after another.
-            print(f"rapport: worker processes could not start; running the {len(tasks) - len(out)} runs left "
-                  f"in this process (set workers=1 to skip trying)", file=sys.stderr)
-    for i, r in tasks:
-        if (i, r) not in out:
-            out[i, r] = run_once(*job(i, r))
-            bar.update()
-    bar.close()
+    # The bar is closed however the runs end, so that a message after it starts a line of its own.
+    with tqdm(total=len(tasks), desc=f"{spec.name}: {len(spec.arms)} arms x {spec.replications} runs",
+              unit="run", disable=not progress, mininterval=0.5, file=sys.stderr) as bar:
+        if workers > 1:
+            _run_in_workers(tasks, job, workers, out, bar)
+        for i, r in tasks:
+            if (i, r) not in out:
+                out[i, r] = run_once(*job(i, r))
+                bar.update()
 
     weekly, tiers, customers = [], [], []
     for (i, r), res in sorted(out.items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -131,6 +115,44 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True) -> Results:
                    _lead(pd.concat(tiers, ignore_index=True), lead),
                    _lead(pd.concat(customers, ignore_index=True), lead) if customers else None,
                    comparisons=list(spec.comparisons)).analyse()
+
+
+@contextmanager
+def _ctrl_c_to_parent_only():
+    """Ignore Ctrl-C while worker processes start, so that they start ignoring it (an ignored
+    signal stays ignored in a child) instead of dying with a traceback mid-import."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _run_in_workers(tasks: list, job: Any, workers: int, out: dict, bar: Any) -> None:
+    """Run ``tasks`` in ``workers`` processes, filling ``out``; leaves the ones not run to the caller."""
+    # spawn: the parent may hold threads (tqdm, the kernel's thread pool); forking those is unsafe.
+    # Workers end with the parent, even when it is killed, and leave Ctrl-C to it (worker_init).
+    try:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                   initializer=worker_init, initargs=(os.getpid(),))
+        try:
+            with _ctrl_c_to_parent_only():
+                futures = {pool.submit(run_once, *job(i, r)): (i, r) for i, r in tasks}
+            for fut in as_completed(futures):
+                out[futures[fut]] = fut.result()
+                bar.update()
+        except BaseException:  # Ctrl-C, a failed run: stop the other runs now rather than wait for them
+            _stop(pool)
+            raise
+        pool.shutdown()
+    except BrokenProcessPool:
+        # A worker could not start, e.g. a script without `if __name__ == "__main__":`
+        # or code read from stdin: the runs left are done here, one after another.
+        print(f"rapport: worker processes could not start; running the {len(tasks) - len(out)} runs left "
+              f"in this process (set workers=1 to skip trying)", file=sys.stderr)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

@@ -132,18 +132,36 @@ def fault_line(err: OSError, doing: str) -> str:
     return f"{doing}: {err.strerror or err}{where}; {advice}"
 
 
-def die_with_parent(parent: int | None = None) -> None:
-    """Ask Linux to end this process when its parent dies (``PR_SET_PDEATHSIG``), so that
-    worker processes never outlive a killed ``rapport``; a worker pool's initializer.
-    ``parent``: the pid the caller expects as parent (default: the current one). Elsewhere
-    than Linux, a no-op."""
+def worker_init(parent: int) -> None:
+    """Initializer of a worker process: it ends when its parent ``parent`` dies, even by
+    SIGKILL (Linux ``PR_SET_PDEATHSIG``), and leaves Ctrl-C to the parent, which stops the
+    workers itself. A worker whose parent died before this ran ends at once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if not sys.platform.startswith("linux"):
         return
-    parent = parent or os.getppid()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
-    if os.getppid() != parent:  # the parent died before the request: end now
+    if os.getppid() != parent:
         os._exit(1)
+
+
+def loky_workers_die_with_parent() -> None:
+    """Give joblib's process workers (Hydra's joblib launcher) the same ``worker_init``: the
+    launcher asks joblib for its "loky" backend by name, so that name is registered again
+    with the initializer set."""
+    try:
+        from joblib import register_parallel_backend
+        from joblib.parallel import LokyBackend
+    except ImportError:
+        return
+
+    class LokyWorkersDieWithParent(LokyBackend):
+        def __init__(self, nesting_level=None, inner_max_num_threads=None, **kwargs):
+            kwargs.setdefault("initializer", worker_init)
+            kwargs.setdefault("initargs", (os.getpid(),))
+            super().__init__(nesting_level=nesting_level, inner_max_num_threads=inner_max_num_threads, **kwargs)
+
+    register_parallel_backend("loky", LokyWorkersDieWithParent)

@@ -6,17 +6,27 @@ are marked ``slow``.
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
 from conftest import assert_one_line_error
 from sim import ParameterError, RelationshipModel, limits, load_strategy
 from sim.cli import main
+from sim.gathering import recorded_overrides
+from sim.results import COMPARISON, INCOMPLETE, MARKER, final_path, staging_path
+from sim.writing import publish
 from sim.limits import cores, estimate_bytes, plan_workers
 from sim.strategies import MAX_DEPTH, MAX_FILE_BYTES
 
@@ -146,3 +156,192 @@ def test_the_memory_estimate_covers_a_measured_run(tmp_path):
     peak = int(out.stdout.strip())
     estimate = estimate_bytes(customers, ties, 2, 1)  # the default experiment has two arms
     assert peak <= estimate <= 3 * peak, (peak, estimate)
+
+
+# --- helpers for end-to-end runs --------------------------------------------------------------
+SMALL = ["market.customers=300", "horizon_weeks=8", "replications=2", "workers=1"]
+
+
+def rapport(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.run([RAPPORT, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**environ, **(env or {})})
+
+
+def start(*args: str, cwd: Path) -> subprocess.Popen:
+    """``rapport`` in the background, in its own session so that a test can clean up after it."""
+    environ = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.Popen([RAPPORT, *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=environ, start_new_session=True)
+
+
+def one_error_line(stderr: str) -> str:
+    """The single line a failing command printed (progress bars aside)."""
+    lines = [ln for ln in re.split(r"[\r\n]", stderr) if ln.strip() and "%|" not in ln]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+def complete_runs(folder: Path) -> list[Path]:
+    return sorted(p.parent for p in folder.rglob(MARKER))
+
+
+def assert_consistent(run: Path) -> None:
+    """Every file of a COMPLETE folder describes the same run: config, overrides, meta, tables."""
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    info = json.loads((run / "meta.json").read_text())["experiment"]
+    weekly = pd.read_parquet(run / "weekly.parquet")
+    arms = [a["name"] for a in info["arms"]]
+    assert len(info["seeds"]) == config["replications"] == weekly["replication"].nunique()
+    assert sorted(weekly["arm"].unique()) == sorted(arms) == sorted(pd.read_csv(run / "summary.csv")["arm"])
+    assert info["market"]["customers"] == config["market"]["customers"]
+    if (run / "customers.parquet").exists():
+        customers = pd.read_parquet(run / "customers.parquet")
+        assert len(customers) == config["market"]["customers"] * len(arms)
+    if config.get("strategy"):
+        assert arms == [config["strategy"]["name"]]
+    overrides = recorded_overrides(run) or []
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key == "strategy":
+            assert config["strategy"]["name"] == value == arms[0]
+        if key == "replications":
+            assert config["replications"] == int(value)
+    if (run / "report.html").exists():
+        html = (run / "report.html").read_text()
+        assert f"{config['replications']} replication" in html
+
+
+# --- concurrent runs and sweeps (case 1) ------------------------------------------------------
+def test_a_staging_folder_is_unique_to_the_process_and_publishing_never_overwrites(tmp_path):
+    final = tmp_path / "2026-01-01_00-00-00"
+    staging = staging_path(final)
+    assert staging.name == f"{final.name}.{os.getpid()}{INCOMPLETE}" and final_path(staging) == final
+    for n in range(3):
+        folder = staging_path(final)
+        folder.mkdir()
+        (folder / "mine").write_text(str(n))
+        assert publish(folder, final).name == final.name + (f"_{n}" if n else "")
+    assert [(p.name, (p / "mine").read_text()) for p in sorted(tmp_path.iterdir())] == [
+        (final.name, "0"), (f"{final.name}_1", "1"), (f"{final.name}_2", "2")]
+
+
+@pytest.mark.slow
+def test_two_runs_and_two_sweeps_started_together_keep_apart(tmp_path):  # case 1
+    out = tmp_path / "out"
+    runs = [start("market.customers=300", "replications=2", "horizon_weeks=6", f"results_dir={out}", cwd=tmp_path),
+            start("market.customers=400", "replications=3", "horizon_weeks=6", f"results_dir={out}", cwd=tmp_path),
+            start("-m", "strategy=lifecycle,best_customers", *SMALL, f"results_dir={out}", cwd=tmp_path),
+            start("-m", "strategy=constant_sales,reciprocal_value", "market.customers=400", "horizon_weeks=6",
+                  "replications=3", "workers=1", f"results_dir={out}", cwd=tmp_path)]
+    for proc in runs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    singles = complete_runs(out / "sales_vs_reciprocal")
+    assert len(singles) == 2
+    assert sorted(yaml.safe_load((r / "config.yaml").read_text())["replications"] for r in singles) == [2, 3]
+    sweeps = sorted((out / "multirun").iterdir())
+    assert len(sweeps) == 2, "two sweeps started in the same second share a folder"
+    for sweep in sweeps:
+        assert sorted(p.name for p in sweep.iterdir()) == ["0", "1", COMPARISON, "multirun.yaml"]
+    for run in singles + [r for s in sweeps for r in complete_runs(s) if r.name != COMPARISON]:
+        assert_consistent(run)
+    for sweep in sweeps:  # each comparison holds its own sweep's arms only
+        jobs = {json.loads((sweep / j / "meta.json").read_text())["experiment"]["arms"][0]["name"] for j in "01"}
+        assert {a.split(" | ")[0] for a in pd.read_csv(sweep / COMPARISON / "summary.csv")["arm"]} == jobs
+    assert not list(out.rglob(f"*{INCOMPLETE}"))
+
+
+# --- no orphans (case 3) and Ctrl-C (case 10) -------------------------------------------------
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every process below ``pid``, with its command line."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    out, todo = {}, [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            try:
+                out[child] = Path(f"/proc/{child}/cmdline").read_text().replace("\0", " ")
+            except OSError:
+                continue
+            todo.append(child)
+    return out
+
+
+def wait_for(condition, seconds: float) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+BIG = ["market.customers=100000", "horizon_weeks=5200", "replications=4"]  # runs of minutes: killed mid-run
+
+
+@needs_proc
+@pytest.mark.slow
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("kind", ["run", "joblib sweep"])
+def test_killing_rapport_leaves_no_process_behind(tmp_path, kind, how):  # case 3
+    if kind == "run":
+        args, workers = [*BIG, "workers=2", f"results_dir={tmp_path}"], "spawn_main"
+    else:
+        pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+        args = ["-m", "hydra/launcher=joblib", "strategy=constant_sales,reciprocal_value", *BIG, f"results_dir={tmp_path}"]
+        workers = "loky"
+    proc = start(*args, cwd=tmp_path)
+    try:
+        assert wait_for(lambda: sum(workers in c for c in descendants(proc.pid).values()) >= 2, 120), \
+            f"no workers started: {descendants(proc.pid)}"
+        time.sleep(1)
+        family = descendants(proc.pid)
+        proc.send_signal(how)
+        proc.wait(30)
+        # A worker still starting (importing) when its parent died ends as soon as it is up;
+        # a run takes minutes, so a worker that outlives this wait would have been left behind.
+        assert wait_for(lambda: not any(alive(p) for p in family), 60), \
+            {p: c[:80] for p, c in family.items() if alive(p)}
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert not complete_runs(tmp_path), "a killed run left a folder that looks complete"
+
+
+@needs_proc
+@pytest.mark.slow
+def test_ctrl_c_prints_one_line_and_stops_the_workers(tmp_path):  # cases 3 and 10
+    proc = start(*BIG, "workers=2", f"results_dir={tmp_path}", cwd=tmp_path)
+    try:
+        assert wait_for(lambda: sum("spawn_main" in c for c in descendants(proc.pid).values()) >= 2, 120)
+        time.sleep(1)
+        family = descendants(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group gets it
+        _, err = proc.communicate(timeout=60)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert proc.returncode == 1
+    assert "interrupted" in one_error_line(err)
+    assert wait_for(lambda: not any(alive(p) for p in family), 20)
+    assert not complete_runs(tmp_path) and list(tmp_path.rglob(f"*{INCOMPLETE}"))
