@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench dashboard docs clean
+.PHONY: demo test test-launchers ray-env bench dashboard docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,17 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
+# Sweeps through Submitit and Ray (slow, not part of `make test`).
+test-launchers: $(STAMP)
+	$(BIN)/python -m pytest -q -m launchers
+
+# Ray's Hydra launcher pins cloudpickle 2.2, which joblib 1.6 refuses: it gets its own venv.
+ray-env: .venv-ray/.installed
+.venv-ray/.installed: pyproject.toml
+	test -x .venv-ray/bin/python || $(PYTHON) -m venv .venv-ray
+	.venv-ray/bin/python -m pip install --quiet -e . hydra-ray-launcher
+	touch $@
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
@@ -28,4 +39,4 @@ docs: $(STAMP)
 	$(BIN)/python -c 'from sim.params import write_markdown_table; write_markdown_table("docs/model.md")'
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-ray .pytest_cache

@@ -1,7 +1,10 @@
-"""Agents: dealerships as Mesa agents, and a read-only view of one customer.
+"""Agents: dealerships as Mesa agents, the sampled customers as Mesa agents, and a
+read-only view of one customer.
 
 Customers live as arrays in ``Population`` (see ``state.py``) for speed;
-``CustomerView`` shows one of them as an object, with its journey when it was sampled.
+``CustomerView`` shows one of them as an object, with its journey when it was sampled;
+``SampledCustomer`` makes each sampled customer a Mesa agent whose attributes read the
+arrays, so that Mesa's DataCollector (and ``mesa.batch_run``) record them week by week.
 """
 
 from __future__ import annotations
@@ -36,6 +39,33 @@ class Dealer(mesa.Agent):
         """Record one week's business."""
         self.ledger.append({"week": self.model.week, "sales": sales, "service_visits": service_visits,
                             "revenue": revenue, "cost": cost, "profit": revenue - cost})
+
+
+class SampledCustomer(mesa.Agent):
+    """One of the customers whose journey is recorded, as a Mesa agent (read-only)."""
+
+    REPORTED = ("customer", "stage", "tier", "trust", "affinity", "fatigue", "contacts", "purchases")
+
+    def __init__(self, model: mesa.Model, customer: int):
+        super().__init__(model)
+        self.customer = int(customer)
+
+    def _value(self, name: str):
+        return getattr(self.model.pop, name)[self.customer].item()
+
+    @property
+    def stage(self) -> str:
+        return STAGES[self._value("stage")]
+
+    @property
+    def tier(self) -> str:
+        return TIERS[self._value("tier")]
+
+    trust = property(lambda self: self._value("trust"))
+    affinity = property(lambda self: self._value("affinity"))
+    fatigue = property(lambda self: self._value("fatigue"))
+    contacts = property(lambda self: self._value("contacts"))
+    purchases = property(lambda self: self._value("purchases"))
 
 
 @dataclass

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import sys
 import time
@@ -32,7 +33,7 @@ from .experiment import quiet_mesa, run_experiment
 from .gathering import GatherCallback, find_complete_job, gather, report_problems
 from .limits import EnvironmentFault, fault_line, loky_workers_die_with_parent
 from .results import TOKEN, final_path, is_complete, load
-from .writing import write_results
+from .writing import COMMAND_ENV, write_results
 from .params import ParameterError
 from .preflight import hydra_arguments, one_line, preflight
 from .resources import CONFIG_DIR
@@ -243,7 +244,17 @@ def _command(argv: list[str]) -> int:
     except ParameterError as err:
         print(f"rapport: error: {err}", file=sys.stderr)
         return 1 if isinstance(err, EnvironmentFault) else 2
+    # Jobs record the user's command in meta.json, also where a launcher runs them in workers.
+    program = Path(sys.argv[0] or "rapport").name
+    before = os.environ.get(COMMAND_ENV)
+    os.environ[COMMAND_ENV] = json.dumps(["rapport" if program == "__main__.py" else program] + argv)
     sys.argv = [sys.argv[0] or "rapport"] + argv  # Hydra reads its arguments from sys.argv
     GatherCallback.problems = None
-    hydra_main()
+    try:
+        hydra_main()
+    finally:
+        if before is None:
+            os.environ.pop(COMMAND_ENV, None)
+        else:
+            os.environ[COMMAND_ENV] = before
     return 1 if GatherCallback.problems else 0

@@ -1,8 +1,10 @@
 """Run an experiment: every arm, replicated under common random numbers.
 
-Replication r of every arm runs with seed ``seed + r``, so arms (and each arm's no-contact
-holdout, run in lockstep by the model) see the same market and the same weekly draws;
-differences between arms are then not noise from different draws.
+Replication r of every arm runs with seed ``seed + r``, so arms and their no-contact
+holdout see the same market and the same weekly draws; differences between arms are then
+not noise from different draws. For the same reason the holdout of seed r is the same for
+every arm of the same market: it is simulated once per seed and market and replayed by
+each arm (an arm alone in its market runs its holdout in lockstep, which is as fast).
 
 The results (``sim.results``) are written by ``sim.writing``, pooled over runs by
 ``sim.gathering`` and drawn by ``sim.report``.
@@ -10,16 +12,18 @@ The results (``sim.results``) are written by ``sim.writing``, pooled over runs b
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 import signal
 import sys
 import threading
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing import get_context
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -27,6 +31,9 @@ import pandas as pd
 from .limits import cores, worker_init
 from .results import MARKET_KEYS, Results
 from .schema import ExperimentSpec
+
+if TYPE_CHECKING:
+    from .model import HoldoutRun
 
 
 def quiet_mesa() -> None:
@@ -36,11 +43,12 @@ def quiet_mesa() -> None:
 
 # --- one run ------------------------------------------------------------------------------
 def run_once(strategy: Any, params: dict, weeks: int, seed: int, keep_customers: bool,
-             threads: int | None = None) -> dict:
+             threads: int | None = None, holdout: "bool | HoldoutRun" = True) -> dict:
     """One run of one arm with its holdout: weekly metrics, value per tier, customers (optional).
 
     ``threads`` caps the compiled kernel's threads: when runs already go in parallel
-    processes, more threads per process only oversubscribe the cores.
+    processes, more threads per process only oversubscribe the cores. ``holdout``: True
+    runs it in lockstep, a ``HoldoutRun`` (``run_holdout``) replays it.
     """
     quiet_mesa()
     if threads:
@@ -49,19 +57,28 @@ def run_once(strategy: Any, params: dict, weeks: int, seed: int, keep_customers:
 
     params = dict(params)
     customers = params.pop("customers")
-    m = RelationshipModel(customers=customers, strategy=strategy, rng=seed, holdout=True, journeys=0, **params)
+    m = RelationshipModel(customers=customers, strategy=strategy, rng=seed, holdout=holdout, journeys=0, **params)
     m.run(weeks)
     table = m.customers_table()
-    if m.holdout is not None:  # same customers without contact: what each one adds
-        table["incremental_value"] = table["net_value"] - (m.holdout.margin - m.holdout.cost)
-    else:
-        table["incremental_value"] = np.nan
+    held = m.holdout_net_value()  # same customers without contact: what each one adds
+    table["incremental_value"] = table["net_value"] - held if held is not None else np.nan
     tiers = (table.groupby("tier", observed=False)
              .agg(customers=("customer", "size"), margin=("margin", "mean"), cost=("cost", "mean"),
                   net_value=("net_value", "mean"), incremental_value=("incremental_value", "mean"))
              .reset_index())
     tiers["tier"] = tiers["tier"].astype(str)
     return {"weekly": m.metrics(), "tiers": tiers, "customers": table if keep_customers else None}
+
+
+def run_holdout(params: dict, weeks: int, seed: int, threads: int | None = None) -> "HoldoutRun":
+    """The no-contact holdout of a market and seed, recorded for the arms to replay."""
+    quiet_mesa()
+    if threads:
+        _set_threads(threads)
+    from .model import record_holdout
+
+    params = dict(params)
+    return record_holdout(params.pop("customers"), weeks, rng=seed, journeys=0, **params)
 
 
 def _set_threads(n: int) -> None:
@@ -73,31 +90,71 @@ def _set_threads(n: int) -> None:
 
 
 # --- an experiment --------------------------------------------------------------------------
-def _workers(requested: int, tasks: int) -> int:
-    """Processes for ``tasks`` runs: as requested (0 = one per core), never more than the cores or the runs."""
-    return max(1, min(requested or cores(), cores(), tasks))
+# Below this much work (customer-weeks, holdouts included) ``workers=0`` runs in this process:
+# starting worker processes (each imports Rapport and loads the compiled kernels, about a
+# second, more on a loaded machine) would cost more than it saves; the kernels still use
+# every core through their own threads.
+SMALL_WORK = 20_000_000
+
+
+def _workers(requested: int, tasks: int, work: float = math.inf) -> int:
+    """Processes for ``tasks`` runs: as requested (0 = one per core, or 1 for little work),
+    never more than the cores or the runs."""
+    if requested:
+        return max(1, min(requested, cores(), tasks))
+    if work < SMALL_WORK:
+        return 1
+    return max(1, min(cores(), tasks))
+
+
+def shared_markets(spec: ExperimentSpec) -> dict[int, int]:
+    """Arm index -> index of the first arm with the same market, for arms whose market
+    (parameters) another arm shares: their holdout is simulated once per seed."""
+    first: dict[str, int] = {}
+    keys = [json.dumps(a.params, sort_keys=True, default=str) for a in spec.arms]
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    return {i: first[k] for i, k in enumerate(keys) if keys.count(k) > 1}
 
 
 def run_experiment(spec: ExperimentSpec, progress: bool = True) -> Results:
     """Run every arm for every replication (in parallel processes when workers > 1)."""
     tasks = [(i, r) for r in range(spec.replications) for i in range(len(spec.arms))]
-    workers = _workers(spec.workers, len(tasks))
+    market_of = shared_markets(spec)
+    holdout_tasks = sorted({(market_of[i], r) for i, r in tasks if i in market_of}, key=lambda t: (t[1], t[0]))
+    work = spec.horizon_weeks * sum(a.params["customers"] * (1 if i in market_of else 2)
+                                    for i, a in enumerate(spec.arms)) * spec.replications
+    work += spec.horizon_weeks * sum(spec.arms[g].params["customers"] for g, _ in holdout_tasks)
+    workers = _workers(spec.workers, len(tasks), work)
+    threads = 1 if workers > 1 else None
     out: dict[tuple[int, int], dict] = {}
+    holdouts: dict[tuple[int, int], Any] = {}  # (market's first arm, replication) -> HoldoutRun
     from tqdm import tqdm
 
-    def job(i: int, r: int) -> tuple:
+    def arm_job(i: int, r: int) -> tuple:
         arm = spec.arms[i]
-        return (arm.strategy, arm.params, spec.horizon_weeks, spec.seed + r, r == 0, 1 if workers > 1 else None)
+        holdout = holdouts[market_of[i], r] if i in market_of else True
+        return (run_once, arm.strategy, arm.params, spec.horizon_weeks, spec.seed + r, r == 0, threads, holdout)
+
+    def holdout_job(g: int, r: int) -> tuple:
+        return (run_holdout, spec.arms[g].params, spec.horizon_weeks, spec.seed + r, threads)
 
     # The bar is closed however the runs end, so that a message after it starts a line of its own.
     with tqdm(total=len(tasks), desc=f"{spec.name}: {len(spec.arms)} arms x {spec.replications} runs",
               unit="run", disable=not progress, mininterval=0.5, file=sys.stderr) as bar:
         if workers > 1:
-            _run_in_workers(tasks, job, workers, out, bar)
+            _run_in_workers(tasks, holdout_tasks, market_of, arm_job, holdout_job, workers, out, holdouts, bar)
         for i, r in tasks:
-            if (i, r) not in out:
-                out[i, r] = run_once(*job(i, r))
-                bar.update()
+            if (i, r) in out:
+                continue
+            if i in market_of and (market_of[i], r) not in holdouts:
+                func, *args = holdout_job(market_of[i], r)
+                holdouts[market_of[i], r] = func(*args)
+            func, *args = arm_job(i, r)
+            out[i, r] = func(*args)
+            bar.update()
+            if i in market_of and all((j, r) in out for j, g in market_of.items() if g == market_of[i]):
+                del holdouts[market_of[i], r]  # every arm of this market replayed it
 
     weekly, tiers, customers = [], [], []
     for (i, r), res in sorted(out.items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -117,6 +174,42 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True) -> Results:
                    comparisons=list(spec.comparisons)).analyse()
 
 
+def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: Any, holdout_job: Any,
+                    workers: int, out: dict, holdouts: dict, bar: Any) -> None:
+    """Run the holdouts and arms in ``workers`` processes, filling ``out`` and ``holdouts``;
+    the runs left (if the workers could not start) are the caller's."""
+    # spawn: the parent may hold threads (tqdm, the kernel's thread pool); forking those is unsafe.
+    # Workers end with the parent, even when it is killed, and leave Ctrl-C to it (worker_init).
+    try:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                   initializer=worker_init, initargs=(os.getpid(),))
+        try:
+            with _ctrl_c_to_parent_only():
+                running = {pool.submit(*holdout_job(*t)): ("holdout", t) for t in holdout_tasks}
+                running |= {pool.submit(*arm_job(*t)): ("arm", t) for t in tasks if t[0] not in market_of}
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    kind, t = running.pop(fut)
+                    if kind == "holdout":  # its arms can start
+                        holdouts[t] = fut.result()
+                        with _ctrl_c_to_parent_only():
+                            running |= {pool.submit(*arm_job(i, t[1])): ("arm", (i, t[1]))
+                                        for i, g in market_of.items() if g == t[0]}
+                    else:
+                        out[t] = fut.result()
+                        bar.update()
+        except BaseException:  # Ctrl-C, a failed run: stop the other runs now rather than wait for them
+            _stop(pool)
+            raise
+        pool.shutdown()
+    except BrokenProcessPool:
+        # A worker could not start, e.g. a script without `if __name__ == "__main__":`
+        # or code read from stdin: the runs left are done here, one after another.
+        print(f"rapport: worker processes could not start; running the {len(tasks) - len(out)} runs left "
+              f"in this process (set workers=1 to skip trying)", file=sys.stderr)
+
+
 @contextmanager
 def _ctrl_c_to_parent_only():
     """Ignore Ctrl-C while worker processes start, so that they start ignoring it (an ignored
@@ -129,30 +222,6 @@ def _ctrl_c_to_parent_only():
         yield
     finally:
         signal.signal(signal.SIGINT, before)
-
-
-def _run_in_workers(tasks: list, job: Any, workers: int, out: dict, bar: Any) -> None:
-    """Run ``tasks`` in ``workers`` processes, filling ``out``; leaves the ones not run to the caller."""
-    # spawn: the parent may hold threads (tqdm, the kernel's thread pool); forking those is unsafe.
-    # Workers end with the parent, even when it is killed, and leave Ctrl-C to it (worker_init).
-    try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                   initializer=worker_init, initargs=(os.getpid(),))
-        try:
-            with _ctrl_c_to_parent_only():
-                futures = {pool.submit(run_once, *job(i, r)): (i, r) for i, r in tasks}
-            for fut in as_completed(futures):
-                out[futures[fut]] = fut.result()
-                bar.update()
-        except BaseException:  # Ctrl-C, a failed run: stop the other runs now rather than wait for them
-            _stop(pool)
-            raise
-        pool.shutdown()
-    except BrokenProcessPool:
-        # A worker could not start, e.g. a script without `if __name__ == "__main__":`
-        # or code read from stdin: the runs left are done here, one after another.
-        print(f"rapport: worker processes could not start; running the {len(tasks) - len(out)} runs left "
-              f"in this process (set workers=1 to skip trying)", file=sys.stderr)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

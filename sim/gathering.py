@@ -107,6 +107,14 @@ def sweep_state(folder: Path, runs: list[Path]) -> list[str]:
 NOT_ARM_KEYS = ("seed", "replications", "workers", "results_dir", "report")
 
 
+def _value(text: str):
+    """An override's value as YAML reads it: ``2000`` -> 2000, ``1.5`` -> 1.5, ``city`` -> "city"."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
 def _fingerprint(folder: Path) -> dict:
     """The resolved settings of a run that change its results (run settings and seed excepted)."""
     path = folder / "config.yaml"
@@ -157,6 +165,7 @@ def gather(folder: Path) -> Path:
         context = " ".join(f"{k}={over[k]}" for k in varying if k in over and k != "strategy")
         tag = " ".join(f"{k}={over[k]}" for k in varying if k in over and not (k == "strategy" and len(res.arms) == 1))
         settings = _fingerprint(path)
+        swept = {k: _value(over[k]) for k in varying if k in over}  # one column per swept parameter
         for arm in res.arms:
             label = f"{arm['name']} | {tag}" if tag else arm["name"]
             mark = json.dumps([settings, arm], sort_keys=True, default=str)
@@ -165,13 +174,13 @@ def gather(folder: Path) -> Path:
                 fingerprints.setdefault(label, mark)
             job_labels.setdefault(path.name, {})[arm["name"]] = label
             arms.setdefault(label, {**arm, "name": label, "folder": path.name, "base": arm["name"],
-                                    "context": context})
+                                    "context": context, "swept": swept})
             w = res.weekly[(res.weekly["arm"] == arm["name"]) & ~res.weekly["seed"].isin(seen.get(label, set()))]
             if w.empty:
                 continue
             new = set(w["seed"])
             seen.setdefault(label, set()).update(new)
-            weekly.append(w.assign(arm=label))
+            weekly.append(w.assign(arm=label, **swept))
             tiers.append(res.tiers[(res.tiers["arm"] == arm["name"]) & res.tiers["seed"].isin(new)].assign(arm=label))
             if res.customers is not None:
                 c = res.customers[(res.customers["arm"] == arm["name"]) & res.customers["seed"].isin(new)]
@@ -208,7 +217,8 @@ def gather(folder: Path) -> Path:
     question = first.question if len({r.question for _, r, _ in jobs}) == 1 else "How do these configurations compare?"
     market = first.market if len({json.dumps(r.market, default=str) for _, r, _ in jobs}) == 1 else {}
     res = Results(title, question, list(arms.values()), baseline, weeks, seeds, market,
-                  pd.concat(weekly, ignore_index=True), pd.concat(tiers, ignore_index=True),
+                  _lead(pd.concat(weekly, ignore_index=True), ["arm", "replication", "seed", *varying]),
+                  pd.concat(tiers, ignore_index=True),
                   pd.concat(customers, ignore_index=True) if customers else None, notes=notes,
                   comparisons=comparisons).analyse()
     return write_results(res, folder / COMPARISON, started=time.time(), replace=True,
@@ -260,3 +270,8 @@ def report_problems(comparison: Path) -> list[str]:
     for line in problems:
         print(f"rapport: partial comparison: {line}", file=sys.stderr)
     return problems
+
+
+def _lead(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:
+    first = [c for c in first if c in df.columns]
+    return df[first + [c for c in df.columns if c not in first]]

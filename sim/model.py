@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from numbers import Integral
 
 import mesa
 import numpy as np
 import pandas as pd
 
-from .agents import CustomerView, Dealer
+from .agents import CustomerView, Dealer, SampledCustomer
 from .market import build_market
 from .metrics import METRICS
 from .params import CHANNELS, CONTENTS, ParameterError, validate
@@ -20,6 +21,30 @@ from .strategies import compile_policy, load_strategy
 NO_CONTACT = compile_policy({"name": "no_contact", "default": {"frequency": 0.0}})
 
 
+@dataclass(frozen=True)
+class HoldoutRun:
+    """A recorded no-contact run: what the holdout of a market and seed did, week by week.
+
+    Under common random numbers the holdout of seed r is the same for every arm that shares
+    the market's parameters, so an experiment records it once (``record_holdout``) and
+    every arm replays it (``RelationshipModel(holdout=run)``) instead of simulating it again.
+    """
+
+    customers: int
+    weeks: tuple[dict, ...]  # the rules' weekly counts and money (``model.last``) of each week
+    net_value: np.ndarray  # per customer, margin minus cost at the end of the recorded weeks
+
+
+def record_holdout(customers: int, weeks: int, *, rng, journeys: int = 0, **params) -> HoldoutRun:
+    """Simulate the no-contact holdout of a market alone, for ``weeks`` weeks."""
+    m = RelationshipModel(customers, NO_CONTACT, rng=rng, holdout=False, journeys=journeys, **params)
+    recorded = []
+    for _ in range(weeks):
+        m.step()
+        recorded.append(m.last)
+    return HoldoutRun(customers, tuple(recorded), m.pop.margin - m.pop.cost)
+
+
 class RelationshipModel(mesa.Model):
     """Customers of a car dealership reacting to its contacts, beside a rival dealer.
 
@@ -28,9 +53,17 @@ class RelationshipModel(mesa.Model):
         strategy: Built-in strategy name, path to a strategy YAML file, or a mapping.
         rng: Seed or numpy Generator (Mesa's ``rng``); the same seed gives the same run.
         holdout: Also simulate the same market without contact, under the same random
-            numbers, so that incremental profit and ROI are known every week.
-        journeys: How many randomly sampled customers have their journey recorded.
+            numbers, so that incremental profit and ROI are known every week; or a
+            ``HoldoutRun`` recorded for this market and seed, replayed instead.
+        journeys: How many randomly sampled customers have their journey recorded (and
+            are Mesa agents, recorded by the DataCollector).
+        horizon: If given, ``running`` becomes false after this many weeks (for
+            ``mesa.batch_run`` and Mesa's visualisation).
         **params: Any parameter of ``sim.params.PARAMS``.
+
+    Attributes:
+        datacollector: Mesa's DataCollector: the weekly metrics as model reporters, and
+            the sampled customers' state as agent reporters.
 
     Example:
         >>> m = RelationshipModel(customers=5000, strategy="reciprocal_value", rng=42)
@@ -38,13 +71,17 @@ class RelationshipModel(mesa.Model):
     """
 
     def __init__(self, customers: int = 5000, strategy="reciprocal_value", *, rng=None,
-                 holdout: bool = True, journeys: int = 20, **params):
+                 holdout: bool | HoldoutRun = True, journeys: int = 20, horizon: int | None = None, **params):
         if not (rng is None or isinstance(rng, (Integral, np.random.Generator))) or isinstance(rng, bool):
             raise ParameterError(f"rng={rng!r}: expected a whole number seed, a numpy Generator or None")
         if isinstance(rng, Integral) and rng < 0:
             raise ParameterError(f"rng={rng!r}: a seed must be >= 0")
-        if not isinstance(holdout, (bool, np.bool_)):
-            raise ParameterError(f"holdout={holdout!r}: expected true or false")
+        if not isinstance(holdout, (bool, np.bool_, HoldoutRun)):
+            raise ParameterError(f"holdout={holdout!r}: expected true or false (or a recorded HoldoutRun)")
+        if isinstance(holdout, HoldoutRun) and holdout.customers != customers:
+            raise ParameterError(f"holdout: recorded for {holdout.customers} customers, not {customers}")
+        if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, Integral) or horizon < 0):
+            raise ParameterError(f"horizon={horizon!r}: expected a whole number of weeks >= 0, or None")
         if isinstance(journeys, bool) or not isinstance(journeys, Integral) or journeys < 0:
             raise ParameterError(f"journeys={journeys!r}: expected a whole number >= 0")
         self.params = validate({"customers": customers, **params})
@@ -54,12 +91,14 @@ class RelationshipModel(mesa.Model):
         self.week = 0
         self.coefficients = Coefficients(p)
         self.pop = build_market(p, self.rng)
-        self.holdout = self.pop.copy() if holdout else None
+        self.replay = holdout if isinstance(holdout, HoldoutRun) else None
+        self.holdout = self.pop.copy() if holdout is True or holdout is np.True_ else None
+        self.horizon = horizon
         self.journey_ids = np.sort(self.rng.choice(p["customers"], min(journeys, p["customers"]), replace=False))
         self.journeys: dict[int, list[tuple[int, str]]] = {int(i): [] for i in self.journey_ids}
         self.draws = Draws(p["customers"], self.rng)
         self.events = np.zeros(p["customers"], np.uint32)  # this week's events per customer (rules.EVENTS bits)
-        self.holdout_events = np.zeros(p["customers"], np.uint32) if holdout else None
+        self.holdout_events = np.zeros(p["customers"], np.uint32) if self.holdout is not None else None
         self.opted_in_at_start = int(np.count_nonzero(self.pop.opted_in))
         costs = {c: p[f"cost_{c}"] for c in CHANNELS}
         self.dealer = Dealer(self, "us", self.policy.name, costs, p["budget"])
@@ -69,6 +108,11 @@ class RelationshipModel(mesa.Model):
         self.last: dict = {}
         self.last_holdout: dict = {}
         self._rows: list[list[float]] = []
+        for i in self.journey_ids:
+            SampledCustomer(self, i)
+        self._collector = WeeklyCollector(self)  # collects even where a subclass shows another datacollector
+        self.datacollector = self._collector
+        self.running = horizon is None or horizon > 0
 
     # --- running -------------------------------------------------------------------
     def step(self) -> None:
@@ -77,8 +121,14 @@ class RelationshipModel(mesa.Model):
         self.draws.fill()
         old_stages = self.pop.stage[self.journey_ids]
         self.last = step(self.pop, self.policy, self.draws, self.coefficients, self.events)
-        if self.holdout is not None:
-            self.last_holdout = step(self.holdout, NO_CONTACT, self.draws, self.coefficients, self.holdout_events)
+        if self.holdout is not None or self.replay is not None:
+            if self.holdout is not None:
+                self.last_holdout = step(self.holdout, NO_CONTACT, self.draws, self.coefficients, self.holdout_events)
+            elif self.week <= len(self.replay.weeks):
+                self.last_holdout = self.replay.weeks[self.week - 1]
+            else:
+                raise ParameterError(f"holdout: the recorded holdout has {len(self.replay.weeks)} weeks; "
+                                     f"week {self.week} cannot be compared")
             h = self.last_holdout
             self.totals["holdout_profit"] += h["revenue"] - h["cost"]
             self.totals["holdout_sales"] += h["our_sales"]
@@ -93,6 +143,9 @@ class RelationshipModel(mesa.Model):
                         w["rival_contacts"] * self.params["rival_cost_per_contact"])
         self._record_journeys(old_stages)
         self._rows.append([self.week] + [metric.compute(self, w) for metric in METRICS])
+        self._collector.collect(self)
+        if self.horizon is not None and self.week >= self.horizon:
+            self.running = False
 
     def run(self, weeks: int) -> "RelationshipModel":
         """Run ``weeks`` more weeks; returns the model so calls can be chained."""
@@ -115,6 +168,14 @@ class RelationshipModel(mesa.Model):
         df["tier"] = pd.Categorical.from_codes(df["tier"], TIERS)
         df["net_value"] = df["margin"] - df["cost"]
         return df
+
+    def holdout_net_value(self) -> np.ndarray | None:
+        """Per customer, the holdout's margin minus cost now (None without a holdout)."""
+        if self.holdout is not None:
+            return self.holdout.margin - self.holdout.cost
+        if self.replay is not None and self.week == len(self.replay.weeks):
+            return self.replay.net_value
+        return None
 
     def customer(self, i: int) -> CustomerView:
         """One customer as an object: its state now and, if sampled, its journey."""
@@ -145,3 +206,34 @@ JOURNEY_TEXT = ((E.opened, "opened it"), (E.visited, "visited the website"), (E.
                 (E.bought_rival, "bought a car from the rival"), (E.serviced_us, "had the car serviced with us"),
                 (E.heard_praise, "heard a recommendation of us"), (E.heard_warning, "heard a warning about us"),
                 (E.referred, "was referred to us"))
+
+
+class WeeklyCollector(mesa.DataCollector):
+    """Mesa's DataCollector for the model: the weekly metrics (``sim.metrics.METRICS``) as
+    model reporters and the sampled customers' state as agent reporters.
+
+    The metrics are not copied week by week: the model records them anyway, so
+    ``model_vars`` reads them from the model's rows when asked (a run is not slowed down).
+    """
+
+    def __init__(self, model: RelationshipModel):
+        self._model = model
+        super().__init__(model_reporters={m.name: m.name for m in METRICS},
+                         agenttype_reporters={SampledCustomer: {k: k for k in SampledCustomer.REPORTED}})
+        self._validated = True  # the reporters name columns of the model's rows, not attributes
+
+    @property
+    def model_vars(self) -> dict[str, list]:
+        columns = list(zip(*self._model._rows)) if self._model._rows else [()] * (len(METRICS) + 1)
+        return {m.name: list(col) for m, col in zip(METRICS, columns[1:])}
+
+    @model_vars.setter
+    def model_vars(self, _value) -> None:
+        """Mesa's constructor sets it; the rows are the model's."""
+
+    def collect(self, model: RelationshipModel) -> None:
+        self._collection_steps.append(model.time)
+        if model.journey_ids.size:
+            self._agenttype_records[model.time] = {
+                SampledCustomer: [(model.time, a.unique_id, *(getattr(a, k) for k in SampledCustomer.REPORTED))
+                                  for a in model.agents_by_type[SampledCustomer]]}

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,6 @@ class Swept:
     texts: list[str]  # each value as Hydra would write it in the job's override
     values: list[Any]  # parsed values (for an interval: its two ends)
     interval: bool = False
-    tags: set = field(default_factory=set)
     enumerable: bool = True  # False for glob(): only Hydra knows its values
 
     def override(self, i: int) -> str:
@@ -79,15 +78,14 @@ def _swept(o: Any, loader: Any, groups: set[str]) -> Swept:
         return Swept(key, prefix, [], [])
     if o.is_interval_sweep():
         v = o.value()
-        return Swept(key, prefix, [], [v.start, v.end], interval=True, tags=set(v.tags))
+        return Swept(key, prefix, [], [v.start, v.end], interval=True)
     if o.is_sweep_override():
         if o.value_type.name == "GLOB_CHOICE_SWEEP":
             if key not in groups:
                 return Swept(key, prefix, [], [], enumerable=False)
             names = o.value().filter(loader.get_group_options(key))
             return Swept(key, prefix, names, names)
-        tags = set(getattr(o.value(), "tags", set()) or set())
-        return Swept(key, prefix, list(o.sweep_string_iterator()), list(o.sweep_iterator()), tags=tags)
+        return Swept(key, prefix, list(o.sweep_string_iterator()), list(o.sweep_iterator()))
     text = o.input_line.split("=", 1)[1] if "=" in o.input_line else ""
     return Swept(key, prefix, [text], [o.value()])
 
@@ -160,10 +158,9 @@ def _check_sweep(parsed: list[Swept], groups: set[str], compose: Any) -> None:
         cfg = compose(base + chosen + first)
         specs.append((cfg, _check(cfg), chosen))
     # 2. each value of each swept setting, once
-    cfg0 = specs[0][0]
     checked: dict[str, list] = {}
     for s in settings:
-        checked[s.key] = [_check_value(s, i, cfg0, compose, base + specs[0][2]) for i in range(len(s.values))]
+        checked[s.key] = [_check_value(s, i, compose, base + specs[0][2]) for i in range(len(s.values))]
     # 3. cross-field rules on every combination, for every arm
     for cfg, spec, chosen in specs:
         for arm_index, arm in enumerate(spec.arms):
@@ -172,14 +169,12 @@ def _check_sweep(parsed: list[Swept], groups: set[str], compose: Any) -> None:
             _check_relations(arm.params, raw, checked, arm.name if len(spec.arms) > 1 else None)
 
 
-def _check_value(s: Swept, i: int, cfg: Any, compose: Any, base: list[str]) -> Any:
+def _check_value(s: Swept, i: int, compose: Any, base: list[str]) -> Any:
     """One value of a swept setting, checked alone; returns it as the run would see it."""
     value, name = s.values[i], _parameter(s.key)
     shown = f"{s.key}={s.texts[i]}" if s.texts else f"{s.key}={value:g} (an end of interval)"
     if s.interval and (name is None or PARAMS[name].kind is not float):
-        kind = "whole-number" if name and PARAMS[name].kind is int else "non-numeric"
-        if name is None and s.key not in LIMITS:
-            kind = "non-numeric"
+        kind = "whole-number" if (name and PARAMS[name].kind is int) or s.key in LIMITS else "non-numeric"
         raise ParameterError(f"{s.key}=interval(...): an interval draws real numbers, but {s.key} is a {kind} "
                              f"setting; sweep it with range(...) or choice(...)")
     if name is not None:

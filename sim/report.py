@@ -165,6 +165,45 @@ def fig_tiers(res: Results) -> str:
     return _png(fig)
 
 
+def fig_response(res: Results, key: str) -> str:
+    """Each main outcome against one swept parameter: mean and 95% interval per arm, one
+    line per strategy (and per value of the other swept parameters)."""
+    outcomes = [o for o in OUTCOMES if o.shown in (TERMINAL, MAIN)]
+    s = res.summary
+    values = list(dict.fromkeys(v for v in s[key] if v is not None and v == v))
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    position = {v: (v if numeric else k) for k, v in enumerate(sorted(values) if numeric else values)}
+    series: dict[str, list[int]] = {}
+    swept = {a["name"]: a.get("swept") or {} for a in res.arms}
+    for row, arm in enumerate(s["arm"]):
+        base = next((a.get("base", a["name"]) for a in res.arms if a["name"] == arm), arm)
+        others = " ".join(f"{k}={v}" for k, v in swept[arm].items() if k not in (key, "strategy"))
+        series.setdefault(f"{base} {others}".strip(), []).append(row)
+    ncols = min(len(outcomes), 5)
+    fig, axes = plt.subplots(math.ceil(len(outcomes) / ncols), ncols, figsize=(3.4 * ncols, 2.9 * math.ceil(
+        len(outcomes) / ncols)), squeeze=False)
+    for ax, o in zip(axes.flat, outcomes):
+        for k, (name, rows) in enumerate(series.items()):
+            d = s.iloc[rows]
+            d = d[d[key].isin(position)].assign(_x=lambda t: t[key].map(position)).sort_values("_x")
+            scale = 100.0 if o.unit == "share" else 1.0
+            mean, lo, hi = (d[c].to_numpy(dtype=float) * scale for c in (o.name, f"{o.name}_lo", f"{o.name}_hi"))
+            err = np.vstack([np.where(np.isnan(lo), 0, mean - lo), np.where(np.isnan(hi), 0, hi - mean)])
+            ax.errorbar(d["_x"], mean, yerr=err, color=COLORS[k % len(COLORS)], marker="o", ms=3, capsize=3,
+                        lw=1.2, label=name)
+        ax.set_title(f"{o.name} ({'%' if o.unit == 'share' else o.unit})", fontsize=9)
+        ax.set_xlabel(key, fontsize=8)
+        ax.grid(alpha=0.3)
+        if o.unit == "$":
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _pos: money(x, compact=True)))
+        if not numeric:
+            ax.set_xticks(range(len(values)), [str(v) for v in values], fontsize=7)
+    for ax in list(axes.flat)[len(outcomes):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7)
+    return _png(fig)
+
+
 # --- HTML ---------------------------------------------------------------------------------
 def _table(df: pd.DataFrame, first: list[str], outcomes: list, difference: bool = False) -> dict:
     """Header and cells (value, interval) of a table of outcomes, for the template."""
@@ -207,7 +246,10 @@ def _figures(res: Results) -> list[dict]:
             ("opted_in", "Opted in (share of CRM)", "%", 1, True)], ncols=3)},
         {"title": "Value per customer tier", "png": fig_tiers(res),
          "caption": "Mean over customers of each tier, with 95% intervals over replications. Heavy = top spenders."},
-    ]
+    ] + [{"title": f"Outcomes against {key}", "png": fig_response(res, key),
+          "caption": f"Each outcome at the horizon against the swept {key}: mean and 95% interval over "
+                     f"replications, one line per arm."}
+         for key in res.swept if key != "strategy" and res.summary[key].nunique() > 1]
 
 
 def render(res: Results, info: dict) -> str:

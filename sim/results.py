@@ -51,12 +51,22 @@ class Results:
     def arm_names(self) -> list[str]:
         return [a["name"] for a in self.arms]
 
+    @property
+    def swept(self) -> list[str]:
+        """The parameters a gathered sweep varied (``market.customers``...), in order."""
+        return list(dict.fromkeys(k for a in self.arms for k in (a.get("swept") or {})))
+
     def analyse(self) -> "Results":
-        """Fill ``summary`` and ``differences`` from the weekly table."""
+        """Fill ``summary`` and ``differences`` from the weekly table (with one column per
+        swept parameter, after the arm names)."""
         if not self.comparisons:
             self.comparisons = [(a, self.baseline) for a in self.arm_names if a != self.baseline]
         self.summary = analysis.summary(self.weekly, self.arm_names)
         self.differences = analysis.differences(self.weekly, analysis.all_pairs(self.arm_names, self.comparisons))
+        values = {a["name"]: a.get("swept") or {} for a in self.arms}
+        for position, key in enumerate(self.swept):
+            self.summary.insert(1 + position, key, [values[arm].get(key) for arm in self.summary["arm"]])
+            self.differences.insert(3 + position, key, [values[arm].get(key) for arm in self.differences["arm"]])
         return self
 
     def objective(self, metric: str = "profit") -> float:

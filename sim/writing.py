@@ -9,6 +9,7 @@ that produced the results.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import math
 import os
@@ -26,10 +27,24 @@ import numpy as np
 from .results import MARKER, TOKEN, Results, staging_path
 
 REPO = Path(__file__).resolve().parent.parent
+COMMAND_ENV = "RAPPORT_COMMAND"  # the user's command line, set by ``rapport``; launchers' workers inherit it
 
 
+def command() -> list[str]:
+    """The command the user typed (not a launcher worker's own command line)."""
+    recorded = os.environ.get(COMMAND_ENV)
+    if recorded:
+        try:
+            return list(json.loads(recorded))
+        except (ValueError, TypeError):
+            pass
+    return list(sys.argv)
+
+
+@functools.cache
 def git_commit() -> dict:
-    """The git commit of the code that ran, and whether the work tree had changes."""
+    """The git commit of the code that ran, and whether the work tree had changes (asked
+    once per process: every job of a sweep ran the same code)."""
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
@@ -46,7 +61,7 @@ def meta(results: Results, started: float, extra: dict | None = None) -> dict:
 
     return {"rapport_version": __version__, **git_commit(), "python": platform.python_version(),
             "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
-            "seconds": round(time.time() - started, 2), "argv": sys.argv,
+            "seconds": round(time.time() - started, 2), "argv": command(),
             "experiment": results.description(), **(extra or {})}
 
 

@@ -167,6 +167,16 @@ def test_multirun_two_by_two_is_gathered_into_one_comparison(tmp_path):
                                             for n in (200, 300))
     diffs = pd.read_csv(comp / "differences.csv")
     assert len(diffs) == 6 and (diffs["pairs"] == 2).all()
+    # one column per swept parameter, in summary, differences and weekly tables
+    assert list(summary.columns[:3]) == ["arm", "market.customers", "strategy"]
+    for _, row in summary.iterrows():
+        assert row["arm"] == f"{row['strategy']} | market.customers={row['market.customers']}"
+    assert list(diffs.columns[3:5]) == ["market.customers", "strategy"]
+    assert set(diffs["market.customers"]) == {200, 300}
+    weekly = pd.read_parquet(comp / "weekly.parquet")
+    assert list(weekly.columns[:5]) == ["arm", "replication", "seed", "market.customers", "strategy"]
+    assert all(arm.endswith(f"={n}") for arm, n in zip(weekly["arm"], weekly["market.customers"]))
+    assert "Outcomes against market.customers" in (comp / "report.html").read_text()
     res = load(comp)  # the verdict compares strategies within the same market
     assert ("reciprocal_value | market.customers=300", "constant_sales | market.customers=300") in res.comparisons
 

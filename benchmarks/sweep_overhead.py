@@ -1,0 +1,118 @@
+"""A sweep job's fixed overhead: a 40-job sweep through the CLI against the same runs' compute.
+
+Run with ``.venv/bin/python benchmarks/sweep_overhead.py [--jobs 40] [--repeats 3]``.
+
+Measured, in one run of this script (the machine is shared: compare within a run):
+    (a) compute: the same 40 experiments run one after another in this process with
+        ``run_experiment`` (kernels already compiled), seconds summed;
+    (b) CLI: the wall time of ``rapport -m seed=range(40) ...`` (Hydra's basic launcher),
+        the whole process: imports, loading the compiled kernels, composing and checking
+        the sweep, each job's folder, the gathering of the 40 jobs and the comparison report;
+    (c) the parts of (b): imports of ``sim.cli`` in a fresh process, the pre-run check,
+        writing one job's folder, and gathering;
+and the ratio (b) / (a), target at most 1.5. Medians over ``--repeats``; prints a table and
+exits 0 (benchmarks report, they do not assert).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench import machine  # noqa: E402
+
+SETTINGS = ["market.customers=2000", "horizon_weeks=104", "replications=2"]  # a small run: two arms
+TARGET = 1.5
+
+
+def rapport() -> str:
+    return shutil.which("rapport", path=str(Path(sys.executable).parent)) or "rapport"
+
+
+def compute_seconds(jobs: int) -> float:
+    """(a): the sweep's experiments run in this process, compute only."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from sim.cli import CONFIG_DIR, _setup
+    from sim.experiment import run_experiment
+    from sim.schema import experiment_spec
+
+    _setup()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        specs = [experiment_spec(compose("config", overrides=[*SETTINGS, f"seed={seed}", "workers=1"]),
+                                 "sales_vs_reciprocal") for seed in range(jobs)]
+    GlobalHydra.instance().clear()
+    run_experiment(specs[0], progress=False)  # compiles or loads the kernels
+    start = time.perf_counter()
+    for spec in specs:
+        run_experiment(spec, progress=False)
+    return time.perf_counter() - start
+
+
+def cli_seconds(jobs: int, extra: list[str]) -> float:
+    """(b): the whole sweep command, wall time."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        proc = subprocess.run([rapport(), "-m", f"seed=range({jobs})", *SETTINGS, *extra, f"results_dir={tmp}"],
+                              capture_output=True, text=True, cwd=tmp, env={**os.environ, "TQDM_DISABLE": "1"})
+        seconds = time.perf_counter() - start
+        if proc.returncode:
+            raise SystemExit(proc.stderr[-2000:])
+        return seconds
+
+
+def parts() -> dict[str, float]:
+    """(c): the fixed costs one by one."""
+    out = {}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import sim.cli"], check=True)
+    out["fresh process: python + import sim.cli"] = time.perf_counter() - start
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "from sim import RelationshipModel; RelationshipModel(300, rng=1).run(1)"],
+                   check=True)
+    out["fresh process: import + load compiled kernels + 1 week"] = time.perf_counter() - start
+
+    from sim.cli import CONFIG_DIR, _setup
+    from sim.preflight import preflight
+
+    _setup()
+    start = time.perf_counter()
+    preflight(["-m", "seed=range(40)", *SETTINGS], CONFIG_DIR)
+    out["pre-run check of the sweep"] = time.perf_counter() - start
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=40)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    info, load0 = machine(), os.getloadavg()[0]
+    compute, cli = [], []
+    for _ in range(args.repeats):  # interleaved, so that both see the same load
+        compute.append(compute_seconds(args.jobs))
+        cli.append(cli_seconds(args.jobs, []))
+    c, w = statistics.median(compute), statistics.median(cli)
+    print(f"machine: {info.get('cpu')}, {info.get('cores')} cores; load {load0:.1f} -> {os.getloadavg()[0]:.1f}")
+    print(f"{args.jobs} jobs of {' '.join(SETTINGS)} (2 arms each), medians of {args.repeats}:")
+    print(f"  (a) compute in one process   {c:7.2f} s  ({c / args.jobs * 1000:.0f} ms per job)")
+    print(f"  (b) CLI sweep, wall time     {w:7.2f} s  ({(w - c) / args.jobs * 1000:.0f} ms overhead per job)")
+    print(f"  ratio (b)/(a)                {w / c:7.2f}    target <= {TARGET}: {'PASS' if w / c <= TARGET else 'MISS'}")
+    for name, seconds in parts().items():
+        print(f"  {name:<55s} {seconds:6.2f} s")
+
+
+if __name__ == "__main__":
+    main()
