@@ -252,6 +252,8 @@ def _command(argv: list[str]) -> int:
     GatherCallback.problems = None
     try:
         hydra_main()
+    except SystemExit as stop:  # a run's one-line error (and Hydra's own) end it this way
+        return stop.code if isinstance(stop.code, int) else 1
     finally:
         if before is None:
             os.environ.pop(COMMAND_ENV, None)

@@ -82,7 +82,8 @@ def expected_jobs(folder: Path) -> list[list[str]] | None:
 
 def sweep_state(folder: Path, runs: list[Path]) -> list[str]:
     """What is wrong with a sweep folder besides damaged runs: each job of multirun.yaml with
-    no complete folder, as one line (missing, or incomplete: failed, interrupted or running)."""
+    no complete folder among ``runs``, as one line (missing, or incomplete: failed, interrupted
+    or running)."""
     done = {tuple(sorted(recorded_overrides(p) or [])) for p in runs}
     started = {}
     for p in folder.iterdir():
@@ -149,7 +150,7 @@ def gather(folder: Path) -> Path:
             jobs.append((p, load(p), _overrides(p)))
         except ParameterError as err:
             problems.append(f"{p.name}: {str(err).removeprefix(f'{p}: ')}, skipped")
-    problems += [] if single else sweep_state(folder, [p for p, _, _ in jobs])
+    problems += [] if single else sweep_state(folder, runs)  # damaged runs are named above, not again
     if not jobs:
         raise ParameterError(f"{folder}: no complete results to gather"
                              + (f" ({'; '.join(problems)})" if problems else ""))

@@ -112,25 +112,28 @@ def load(folder: Path) -> Results:
     if not is_complete(folder):
         raise ParameterError(f"{folder}: incomplete results (no {MARKER} marker): the run was interrupted or "
                              f"is still running")
+    reading = "meta.json"  # the file being read, named if it is damaged
     try:
-        info = json.loads((folder / "meta.json").read_text())
-        d = info["experiment"]
-        customers = pd.read_parquet(folder / "customers.parquet") if (folder / "customers.parquet").exists() else None
+        d = json.loads((folder / reading).read_text())["experiment"]
+        tables = {}
+        for reading in ("customers.parquet", "weekly.parquet", "tiers.parquet", "summary.csv", "differences.csv"):
+            path = folder / reading
+            if reading != "customers.parquet" or path.exists():
+                tables[reading] = pd.read_parquet(path) if reading.endswith(".parquet") else pd.read_csv(path)
+        reading = "meta.json"
         res = Results(d["name"], d["question"], d["arms"], d["baseline"], d["horizon_weeks"], d["seeds"], d["market"],
-                      pd.read_parquet(folder / "weekly.parquet"), pd.read_parquet(folder / "tiers.parquet"), customers,
+                      tables["weekly.parquet"], tables["tiers.parquet"], tables.get("customers.parquet"),
                       notes=d.get("notes", []), comparisons=[tuple(c) for c in d.get("comparisons", [])])
-        res.summary = pd.read_csv(folder / "summary.csv")
-        res.differences = pd.read_csv(folder / "differences.csv")
-    except Exception as err:  # a file missing, truncated or edited: name the folder, not a traceback
-        raise ParameterError(f"{folder}: damaged results ({damage(err)})") from None
+        res.summary, res.differences = tables["summary.csv"], tables["differences.csv"]
+    except Exception as err:  # a file missing, truncated or edited: name the folder and file, not a traceback
+        raise ParameterError(f"{folder}: damaged results ({reading}: {damage(err, folder)}); run it again") from None
     return res
 
 
-def damage(err: Exception) -> str:
-    """What is wrong with a results file, in a few words."""
-    if isinstance(err, OSError) and err.filename:
-        return f"{Path(err.filename).name}: {err.strerror or type(err).__name__}"
+def damage(err: Exception, folder: Path) -> str:
+    """What is wrong with a file of ``folder``, in a few words (paths shown inside the folder)."""
     if isinstance(err, KeyError):
-        return f"meta.json lacks {err}"
+        return f"lacks {err}"
     text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    text = text.replace(f"{folder}/", "").replace(str(folder.resolve()) + "/", "")
     return f"{type(err).__name__}: {text}"[:160]

@@ -6,6 +6,7 @@ are marked ``slow``.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -345,3 +346,170 @@ def test_ctrl_c_prints_one_line_and_stops_the_workers(tmp_path):  # cases 3 and 
     assert "interrupted" in one_error_line(err)
     assert wait_for(lambda: not any(alive(p) for p in family), 20)
     assert not complete_runs(tmp_path) and list(tmp_path.rglob(f"*{INCOMPLETE}"))
+
+
+# --- resumable sweeps, partial and damaged comparisons (cases 7, 8) ---------------------------
+@pytest.mark.slow
+def test_a_broken_sweep_is_reported_partial_resumed_and_damage_is_named(tmp_path):  # cases 7 and 8
+    sweep = tmp_path / "sweep"
+    command = ["-m", "strategy=constant_sales,reciprocal_value", "market.customers=200,300", *SMALL[1:],
+               f"results_dir={tmp_path}", f"hydra.sweep.dir={sweep}"]
+    assert rapport(*command, cwd=tmp_path).returncode == 0
+    # What a SIGKILL after two jobs leaves: jobs 2 and 3 never ran, or were cut while writing.
+    shutil.rmtree(sweep / "2")
+    (sweep / "3" / MARKER).unlink()
+    (sweep / "3").rename(sweep / f"3.4242{INCOMPLETE}")
+    shutil.rmtree(sweep / COMPARISON)
+    before = {p.name: (p / MARKER).stat().st_mtime_ns for p in (sweep / "0", sweep / "1")}
+
+    report = rapport("report", str(sweep), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    lines = [ln for ln in report.stderr.splitlines() if "partial comparison" in ln]
+    assert len(lines) == 2 and "job 2 (" in lines[0] and "missing" in lines[0]
+    assert "job 3 (" in lines[1] and f"3.4242{INCOMPLETE}" in lines[1]
+    info = json.loads((sweep / COMPARISON / "meta.json").read_text())
+    assert info["partial"] and len(info["problems"]) == 2 and info["gathered_from"] == ["0", "1"]
+    assert "PARTIAL comparison" in (sweep / COMPARISON / "report.html").read_text()
+    assert "(partial)" in report.stdout
+
+    again = rapport(*command, cwd=tmp_path)  # the same command resumes: only jobs 2 and 3 run
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("not run again") == 2
+    assert {p: (sweep / p / MARKER).stat().st_mtime_ns for p in before} == before
+    assert all((sweep / j / MARKER).is_file() for j in "0123")
+    info = json.loads((sweep / COMPARISON / "meta.json").read_text())
+    assert not info["partial"] and sorted(info["gathered_from"]) == ["0", "1", "2", "3"]
+
+    # Damaged job folders are skipped and named, not a traceback (case 8).
+    (sweep / "1" / "weekly.parquet").unlink()
+    (sweep / "2" / "meta.json").write_text("{not json")
+    tiers = sweep / "3" / "tiers.parquet"
+    tiers.write_bytes(tiers.read_bytes()[:40])
+    damaged = rapport("report", str(sweep), cwd=tmp_path)
+    assert damaged.returncode == 0 and "Traceback" not in damaged.stderr, damaged.stderr
+    lines = [ln for ln in damaged.stderr.splitlines() if "damaged" in ln]
+    assert [ln.split(": ")[2] for ln in lines] == ["1", "2", "3"], damaged.stderr
+    assert "weekly.parquet" in lines[0] and "meta.json" in lines[1] and "tiers.parquet" in lines[2]
+    assert not any("missing" in ln for ln in damaged.stderr.splitlines())  # each job named once
+    assert json.loads((sweep / COMPARISON / "meta.json").read_text())["gathered_from"] == ["0"]
+    single = rapport("report", str(sweep / "2"), cwd=tmp_path)
+    assert single.returncode == 2 and "damaged" in one_error_line(single.stderr)
+
+
+# --- a job that cannot write does not stop a joblib sweep (case 6) ----------------------------
+UNWRITABLE = '''
+import os, pathlib
+_write_text = pathlib.Path.write_text
+def write_text(self, *args, **kwargs):
+    if "/multirun/" in str(self) and self.parent.name.startswith("1."):
+        raise PermissionError(13, "Permission denied", str(self))
+    return _write_text(self, *args, **kwargs)
+pathlib.Path.write_text = write_text
+'''
+
+
+@pytest.mark.slow
+def test_one_unwritable_job_folder_does_not_stop_a_joblib_sweep(tmp_path):  # case 6
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher")
+    hooks = tmp_path / "hooks"  # every process of the sweep, joblib's workers too, finds job 1's folder unwritable
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(UNWRITABLE)
+    out = tmp_path / "out"
+    proc = rapport("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                   "strategy=constant_sales,reciprocal_value,lifecycle", *SMALL, f"results_dir={out}", cwd=tmp_path,
+                   env={"PYTHONPATH": str(hooks)})
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    [sweep] = (out / "multirun").iterdir()
+    assert (sweep / "0" / MARKER).is_file() and (sweep / "2" / MARKER).is_file()
+    [failed] = [ln for ln in proc.stderr.splitlines() if ln.startswith("rapport: job") and "failed" in ln]
+    assert "job 1 (" in failed and "Permission denied" in failed
+    info = json.loads((sweep / COMPARISON / "meta.json").read_text())
+    assert info["partial"] and sorted(info["gathered_from"]) == ["0", "2"] and "job 1 (" in info["problems"][0]
+
+
+# --- one-line errors and where results go (cases 4, 10, 11) -----------------------------------
+def run_main(capsys, *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, fragment", [("", "results_dir=''"), ("/dev/null", "not a folder")])
+def test_results_dir_that_is_not_a_folder_is_refused_before_anything_is_written(tmp_path, monkeypatch, capsys,
+                                                                                   value, fragment):  # cases 10, 11
+    monkeypatch.chdir(tmp_path)
+    code, err = run_main(capsys, *SMALL, f"results_dir={value}")
+    assert code == 2 and fragment in one_error_line(err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_experiment_path_climbing_out_stays_in_the_results_folder(tmp_path, monkeypatch, capsys):  # case 11
+    source = Path(__file__).resolve().parent.parent
+    before = sorted(p.name for p in (source / "experiments").iterdir())
+    monkeypatch.chdir(tmp_path)
+    code, err = run_main(capsys, "experiment=../experiments/targeting", *SMALL, "report=false")
+    assert code == 0, err
+    assert sorted(p.name for p in (source / "experiments").iterdir()) == before
+    [run] = complete_runs(tmp_path / "results")
+    assert run.parent == tmp_path / "results" / "targeting"
+
+
+@pytest.fixture
+def mounted(tmp_path):
+    """A tmpfs mounted with the given options (root only); skips where mounting is not allowed."""
+    mounts = []
+
+    def mount(options: str) -> Path:
+        point = tmp_path / f"mnt{len(mounts)}"
+        point.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+                          capture_output=True).returncode != 0:
+            pytest.skip("cannot mount a tmpfs here (needs root)")
+        mounts.append(point)
+        return point
+
+    yield mount
+    for point in mounts:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+def test_read_only_results_folder_is_one_line_with_exit_1(tmp_path, monkeypatch, capsys, mounted):  # case 10
+    folder = mounted("ro,size=1m")
+    monkeypatch.chdir(tmp_path)
+    code, err = run_main(capsys, *SMALL, f"results_dir={folder / 'results'}")
+    assert code == 1 and "read-only" in one_error_line(err)
+
+
+@pytest.mark.slow
+def test_full_disk_is_one_line_with_exit_1_and_nothing_complete(tmp_path, monkeypatch, capsys, mounted):  # case 10
+    disk = mounted("size=200k")  # room for Hydra's records, not for the tables
+    monkeypatch.chdir(tmp_path)
+    code, err = run_main(capsys, "market.customers=3000", "horizon_weeks=8", "replications=2", "workers=1",
+                         f"results_dir={disk}")
+    line = one_error_line(err)
+    assert code == 1 and "No space left on device" in line and "free some disk space" in line
+    assert not complete_runs(disk)
+    [staging] = [p for p in disk.rglob(f"*{INCOMPLETE}")]
+    assert [p.name for p in staging.iterdir()] == [".hydra"]  # the partial tables were removed
+
+
+def test_disk_full_while_writing_is_one_line_with_exit_1(tmp_path, monkeypatch, capsys):  # case 10
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "weekly.parquet")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    monkeypatch.chdir(tmp_path)
+    code, err = run_main(capsys, *SMALL)
+    line = one_error_line(err)
+    assert code == 1 and "No space left on device" in line and "weekly.parquet" in line
+    assert not complete_runs(tmp_path)
+
+
+@pytest.mark.parametrize("weeks", [1, 2, 3])
+def test_the_shortest_horizons_give_a_report(tmp_path, monkeypatch, capsys, weeks):  # case 4
+    monkeypatch.chdir(tmp_path)
+    code, err = run_main(capsys, f"horizon_weeks={weeks}", "market.customers=300", "replications=2", "workers=1")
+    assert code == 0, err
+    [run] = complete_runs(tmp_path / "results")
+    html = (run / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3
