@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from .analysis import summary_text
 from .experiment import quiet_mesa, run_experiment
 from .gathering import GatherCallback, find_complete_job, gather, report_problems
-from .limits import EnvironmentFault, fault_line, loky_workers_die_with_parent
+from .limits import EnvironmentFault, check_output_dir, fault_line, loky_workers_die_with_parent
 from .results import TOKEN, final_path, is_complete, load
 from .writing import COMMAND_ENV, write_results
 from .params import ParameterError
@@ -241,6 +241,9 @@ def _command(argv: list[str]) -> int:
     _setup(argv)
     try:
         preflight(argv, CONFIG_DIR)
+        for key, _, value in (o.partition("=") for o in argv):
+            if key in ("hydra.run.dir", "hydra.sweep.dir"):  # folders given to Hydra itself
+                check_output_dir(value, key)
     except ParameterError as err:
         print(f"rapport: error: {err}", file=sys.stderr)
         return 1 if isinstance(err, EnvironmentFault) else 2

@@ -101,7 +101,7 @@ def gib(n: int) -> str:
     return f"{n / 2**30:.1f} GiB"
 
 
-def check_output_dir(folder: str) -> None:
+def check_output_dir(folder: str, key: str = "results_dir") -> None:
     """Refuse, before anything is written, a results folder that is empty, not a folder, or
     on a read-only or unwritable file system (the nearest existing parent is checked).
 
@@ -110,15 +110,15 @@ def check_output_dir(folder: str) -> None:
         EnvironmentFault: the folder cannot be written.
     """
     if not str(folder).strip():
-        raise ParameterError("results_dir='': expected a folder, e.g. results_dir=results")
+        raise ParameterError(f"{key}='': expected a folder, e.g. {key}=results")
     path = Path(folder).expanduser().absolute()
     existing = next(p for p in (path, *path.parents) if p.exists())
     if not existing.is_dir():
-        raise ParameterError(f"results_dir={folder}: {existing} is not a folder; choose a folder for the results")
+        raise ParameterError(f"{key}={folder}: {existing} is not a folder; choose a folder for the results")
     read_only = hasattr(os, "statvfs") and os.statvfs(existing).f_flag & os.ST_RDONLY
     if read_only or not os.access(existing, os.W_OK | os.X_OK):
         why = "is on a read-only file system" if read_only else "is not writable"
-        raise EnvironmentFault(f"results_dir={folder}: {existing} {why}; choose a writable folder")
+        raise EnvironmentFault(f"{key}={folder}: {existing} {why}; choose a writable folder")
 
 
 def fault_line(err: OSError, doing: str) -> str:

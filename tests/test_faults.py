@@ -513,3 +513,10 @@ def test_the_shortest_horizons_give_a_report(tmp_path, monkeypatch, capsys, week
     [run] = complete_runs(tmp_path / "results")
     html = (run / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3
+
+
+def test_a_sweep_folder_that_is_not_a_folder_is_refused_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # case 10
+    code, err = run_main(capsys, "-m", "strategy=constant_sales,lifecycle", *SMALL, "hydra.sweep.dir=/dev/null/sweep")
+    assert code == 2 and "hydra.sweep.dir=/dev/null/sweep" in one_error_line(err)
+    assert list(tmp_path.iterdir()) == []
