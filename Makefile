@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-launchers ray-env bench dashboard docs clean
+.PHONY: demo test test-launchers ray-env bench dashboard screenshot docs baseline mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,24 @@ bench: $(STAMP)
 dashboard: $(STAMP)
 	$(BIN)/rapport dashboard
 
+baseline: $(STAMP)
+	$(BIN)/python -m sim.regression --refresh
+
+# Mutation testing of sim/mechanisms/ with cosmic-ray (config: cosmic-ray.toml); see docs/mutation.md.
+# MUTANTS=N [SEED=S] runs a random sample of N mutants, stratified by module (the full run takes about an hour).
+mutation: $(STAMP)
+	rm -f .mutation.sqlite
+	$(BIN)/cosmic-ray init cosmic-ray.toml .mutation.sqlite
+	$(BIN)/cr-filter-operators .mutation.sqlite cosmic-ray.toml
+	$(BIN)/python tests/mutation_filter.py .mutation.sqlite $(if $(MUTANTS),--sample $(MUTANTS) --seed $(or $(SEED),0))
+	$(BIN)/cosmic-ray exec cosmic-ray.toml .mutation.sqlite
+	$(BIN)/cr-report --show-pending .mutation.sqlite | tail -n 3
+
 docs: $(STAMP)
 	$(BIN)/python -c 'from sim.params import write_markdown_table; write_markdown_table("docs/model.md")'
 
 clean:
 	rm -rf $(VENV) .venv-ray .pytest_cache
+
+screenshot: $(STAMP)
+	RAPPORT_SCREENSHOT=docs/dashboard.png $(BIN)/python -m pytest -q -m browser tests/test_dashboard.py

@@ -1,363 +1,172 @@
-"""Baseline: the rules of ``sim/rules.py`` written the plain Mesa way, one object per customer.
+"""Baseline: the model written the plain Mesa way, one ``Customer(mesa.Agent)`` object per customer.
 
 This is what the vectorised ``RelationshipModel`` is measured against (``benchmarks/bench.py``)
-and checked against (``tests/test_baseline.py``). Every customer is a ``Customer(mesa.Agent)``
-with scalar attributes; ``BaselineModel.step`` lets each of them apply the weekly rules in
-scalar Python (``self.agents_by_type[Customer].shuffle_do("step")``), then runs word of mouth
-as a second phase, as any Mesa model must when agents affect each other.
+and checked against (``tests/test_baseline.py``). Every customer is an agent with its state
+as scalar attributes (named after ``sim.state.FIELDS``); ``BaselineModel.step`` lets each
+agent live its week (``Customer.step``), then delivers word of mouth as a second phase, as
+any Mesa model must when agents affect each other.
 
-Same as the core:
-    * the starting market (``sim.market.build_market``, same seed gives the same customers,
-      ties included), the parameters (``sim.params.validate``) and the policy
-      (``sim.strategies.load_strategy``);
-    * the rules, in the same order, with the same formulas (see ``Customer.live``);
-    * one uniform per decision and customer-week, in the roles of ``sim.rules.DRAWS``; each
-      customer draws its 16 at the start of its week, and the holdout twin (``holdout=True``)
-      reuses its treated twin's, so the holdout runs under the same random numbers, as in
-      the core (which computes each of them from a hash of the week's key, when needed).
+The rules are not written again here: ``Customer.step`` calls the same mechanism functions
+as the core's fused pass (``sim/mechanisms/``, the order of ``sim.rules._customers``), in
+their pure Python form (numba's ``.py_func``; the tiny helpers they call, such as the hash
+of the draws, run compiled). With the same starting market (``sim.market.build_market``),
+the same weekly keys and the same counter-based hash of the draws, and the state rounded
+to float32 where the core stores float32, a run is identical to the core's, bit for bit:
+``tests/test_baseline.py`` checks it.
 
-Different, on purpose: the draws come from Python's ``random`` per agent (Mesa's
-``model.random``), not from the core's numpy streams, and the state is kept in Python floats
-(float64) instead of float32 arrays. Runs are therefore statistically the same as the
-core's, not bit-identical.
+Agents step in id order (``AgentSet.do``): customers do not affect each other within the
+week, and money is summed in the core's fixed chunks, so the order is only the core's.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
 import mesa
+from mesa.agent import AgentSet
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sim.market import build_market  # noqa: E402
-from sim.params import CHANNELS, CONTENTS, validate  # noqa: E402
-from sim.rules import NEED_WIDTH, REMINDER_WINDOW  # noqa: E402
-from sim.state import FIELDS, N_CATEGORIES, RIVAL, US, Stage  # noqa: E402
+from sim.mechanisms import (aging, attention, budget, contact, defection, fatigue, lifecycle, purchase,  # noqa: E402
+                            reciprocity, rival, sale, service, value, visits, word_of_mouth)
+from sim.mechanisms.records import COUNTS, HEARD, MONEY, E, M  # noqa: E402
+from sim.mechanisms.shared import in_relationship  # noqa: E402
+from sim.params import CONTENTS, validate  # noqa: E402
+from sim.rules import CHUNKS, Coefficients, Draws  # noqa: E402
+from sim.state import FIELDS  # noqa: E402
 from sim.strategies import compile_policy, load_strategy  # noqa: E402
 
-SALES, VALUE, REMINDER, EVENT = (CONTENTS.index(c) for c in
-                                 ("sales_offer", "value_content", "service_reminder", "event_invite"))
-N_DRAWS = 16  # uniforms per customer per week, as sim.rules.DRAWS
-PROSPECT, CONSIDERATION, PURCHASE, CONNECTION, LOYALTY, LAPSED = (int(s) for s in Stage)
 NO_CONTACT = compile_policy({"name": "no_contact", "default": {"frequency": 0.0}})
-
-# Weekly counts the baseline records, with the same names as the core's weekly dict.
-COUNTS = ("contacts", "offers", "relevant_offers", "opens", "visits", "event_attendance", "our_sales",
-          "rival_sales", "rival_contacts", "offer_sales", "service_visits", "rival_service_visits",
-          "unsubscribes", "opt_ins", "defections", "referrals", "promoters", "detractors")
-MONEY = ("vehicle_margin", "service_margin", "revenue", "cost")
+FLOAT32_FIELDS = tuple(f.name for f in FIELDS if f.dtype == np.float32)
 
 
-def _logistic(x: float) -> float:
-    """1 / (1 + exp(-x)) without overflow."""
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+def pure(function):
+    """The pure Python form of a compiled mechanism (itself when numba's JIT is disabled)."""
+    return getattr(function, "py_func", function)
 
 
-def _aimed(u: float, targeting: float) -> bool:
-    """Scalar twin of ``sim.rules._aimed``: the fractional part of u scaled is below targeting."""
-    scaled = u * N_CATEGORIES
-    return scaled - min(int(scaled), N_CATEGORIES - 1) < targeting
+time_passes, rival_offer, choose_contact = pure(aging.time_passes), pure(rival.rival_offer), pure(contact.contact)
+noise, open_contact, give = pure(fatigue.noise), pure(attention.attention), pure(value.value)
+balance_of, visit, choose_dealer = pure(reciprocity.reciprocity), pure(visits.visit), pure(purchase.purchase)
+sell, serve, drift = pure(sale.sale), pure(service.service), pure(defection.defection)
+stage_of, speak, hear = pure(lifecycle.lifecycle), pure(word_of_mouth.speak), pure(word_of_mouth.hear)
+share_paid = pure(budget.share_paid)
 
 
-def _relevant(interests: int, u: float, targeting: float) -> bool:
-    """Scalar twin of ``sim.rules._relevant``: aimed (chance = targeting) or of interest."""
-    category = min(int(u * N_CATEGORIES), N_CATEGORIES - 1)
-    return _aimed(u, targeting) or bool((interests >> category) & 1)
+def f32(x: float) -> float:
+    """``x`` as the core stores it in a float32 array, read back as a Python float."""
+    return float(np.float32(x))
 
 
-class Rules:
-    """The parameters and the policy as plain Python scalars and nested lists."""
+class Market:
+    """One market's week as the agents see it: coefficients, policy plan, draws key, totals."""
 
-    def __init__(self, p: dict, policy):
-        self.p = p
-        self.frequency = policy.frequency.tolist()  # [stage][tier]
-        self.channel = policy.channel.tolist()
-        self.targeting = policy.targeting.tolist()
-        self.mix = policy.mix_cum.tolist()  # [stage][tier][content]
-        self.attention = [p[f"attention_{c}"] for c in CHANNELS]
-        self.channel_cost = [p[f"cost_{c}"] for c in CHANNELS]
-        # expected cost of one week's contacts per (stage, tier): what the budget is checked against
-        self.wanted = [[f * (self.channel_cost[ch] + (m[VALUE] - (m[VALUE - 1] if VALUE else 0.0))
-                             * p["cost_value_content"])
-                        for f, ch, m in zip(fs, chs, ms)]
-                       for fs, chs, ms in zip(self.frequency, self.channel, self.mix)]
-        self.existing = math.log1p(p["existing_customer_bonus"])
+    def __init__(self, p: dict, policy, n: int):
+        self.coefficients = c = Coefficients(p)
+        self.k = c.k
+        self.policy = policy
+        self.attention = c.attention.tolist()
+        self.costs = budget.planned_costs(policy.frequency, policy.channel, policy.mix_cum, c.channel_cost,
+                                          p["cost_value_content"])
+        self.chunks = max(1, min(CHUNKS, n // 1024))
+        self.plan, self.key, self.counts, self.money = None, np.uint64(0), [], np.zeros(0)
+        self.counters = dict.fromkeys(("replacements_by_our_owners", "repurchases_with_us", "service_by_our_owners",
+                                       "service_with_us_by_our_owners"), 0)
+
+    def start_week(self, key, customers: list) -> None:
+        """This week's key, the plan thinned to the budget (as the core's ``weekly_plan``), zero totals."""
+        columns = {name: np.array([getattr(c, name) for c in customers]) for name in ("known", "opted_in", "stage",
+                                                                                      "tier")}
+        thin = share_paid(columns["known"], columns["opted_in"], columns["stage"], columns["tier"], self.costs,
+                          self.k.budget)
+        pol = self.policy
+        self.plan = contact.Plan(pol.frequency.ravel().astype(float).tolist(), pol.channel.ravel().tolist(),
+                                 pol.mix_cum.reshape(-1, len(CONTENTS)).astype(np.float64),
+                                 pol.targeting.ravel().astype(float).tolist(), self.coefficients.channel_cost.tolist(),
+                                 thin)
+        self.key = key
+        self.counts = [0] * len(COUNTS)
+        self.money = np.zeros((self.chunks, len(MONEY)))
+
+    def week(self) -> dict:
+        """The week's counts and money, with the names and sums of the core's ``step``."""
+        out = dict(zip(COUNTS, self.counts))
+        out.update(zip(MONEY, self.money.sum(axis=0).tolist()))
+        out["revenue"] = out["vehicle_margin"] + out["service_margin"]
+        for name in self.counters:
+            self.counters[name] += out.pop(name)
+        return out
 
 
 class Customer(mesa.Agent):
-    """One customer of the treated market, with its state as scalar attributes.
+    """One customer of one market, its state as scalar attributes named after ``sim.state.FIELDS``."""
 
-    Attributes are named after ``sim.state.FIELDS``; ``ties`` lists the ids (index into
-    ``model.customers``) of the customers it talks to.
-    """
-
-    arm = "treated"
-
-    def __init__(self, model: "BaselineModel", state: dict, ties: list[int]):
+    def __init__(self, model: "BaselineModel", market: Market, index: int, state: dict):
         super().__init__(model)
+        self.market = market
+        self.index = index
+        self.chunk = next(c for c in range(market.chunks) if index < (c + 1) * model.n // market.chunks)
         self.__dict__.update(state)
-        self.ties = ties
-        self.u: list[float] = []
-        self.equity = 0.0
-        self.heard_up = self.heard_down = False
+        self.said = word_of_mouth.SILENT
+        self.events = 0
 
     def step(self) -> None:
-        """Draw this week's uniforms, then apply the week's rules to itself."""
-        rand = self.model.random.random
-        self.u = [rand() for _ in range(N_DRAWS)]
-        self.live(self.model.treated_rules, self.model.treated_week, self.model.treated_thin)
-
-    def live(self, r: Rules, w: dict, thin: float) -> None:
-        """Rules 1 to 8 of ``sim.rules.step`` for this customer; counts go into ``w``."""
-        p = r.p
-        (u_contact, u_content, u_aim, u_open, u_event, u_visit, u_unsubscribe, u_rival, u_buy, u_choice,
-         u_service_choice, u_quality, u_defect, _talk, _tie, u_opt_in) = self.u
-
-        # 1. time passes
-        self.vehicle_age += 1
-        self.service_due -= 1
-        self.fatigue *= 1 - p["fatigue_recovery"]
-        self.affinity *= 1 - p["affinity_decay"]
-        self.reciprocity *= 1 - p["reciprocity_memory"]
-        x = (self.vehicle_age - self.cycle) / (NEED_WIDTH * self.cycle)
-        need = _logistic(x)
-
-        # 2. the rival's offers
-        rival_rate = p["rival_contact_rate"]
-        rival_offer = u_rival < rival_rate
-        rival_relevant = rival_offer and _relevant(self.interests, u_rival / max(rival_rate, 1e-9) % 1.0,
-                                                   p["rival_targeting"])
-        if rival_offer:
-            w["rival_contacts"] += 1
-
-        # 3. our contacts
-        stage, tier = self.stage, self.tier
-        contacted = (self.known and self.opted_in
-                     and u_contact < r.frequency[stage][tier] * thin)
-        channel = r.channel[stage][tier]
-        mix = r.mix[stage][tier]
-        content = (u_content >= mix[0]) + (u_content >= mix[1]) + (u_content >= mix[2])
-        is_offer = content == SALES
-        offer_relevant = _relevant(self.interests, u_aim, r.targeting[stage][tier])
-        due_soon = self.service_due <= REMINDER_WINDOW
-        if is_offer:
-            fitting = offer_relevant
-        elif content == REMINDER:
-            fitting = due_soon or _aimed(u_aim, r.targeting[stage][tier])
-        else:
-            fitting = True
-        irrelevant = contacted and not fitting
-        if irrelevant or (rival_offer and not rival_relevant):
-            self.fatigue += p["fatigue_irrelevant"]
-        elif contacted or rival_offer:
-            self.fatigue += p["fatigue_relevant"]
-        self.fatigue = min(self.fatigue, 1.0)
-        unsubscribed = irrelevant and u_unsubscribe < p["unsubscribe_rate"] * self.fatigue
-        if unsubscribed:
-            self.opted_in = False
-            w["unsubscribes"] += 1
-        contact_cost = 0.0
-        if contacted:
-            contact_cost = r.channel_cost[channel]
-            if content == VALUE:
-                contact_cost += p["cost_value_content"]
-            w["contacts"] += 1
-            if is_offer:
-                w["offers"] += 1
-                w["relevant_offers"] += offer_relevant
-
-        # 4. attention and what is read
-        opened = contacted and u_open < (r.attention[channel] * (0.5 + self.trust)
-                                         * (1 - p["fatigue_sensitivity"] * self.fatigue))
-        value_read = opened and content == VALUE
-        attended = (opened and content == EVENT
-                    and u_event < p["event_attendance"] * (0.5 + self.affinity))
-        ask_read = opened and is_offer
-        if opened and content == REMINDER and due_soon:
-            self.reminded = True
-        balance = self.reciprocity
-        strength = p["reciprocity_strength"]
-        heed = min(max(1 + strength * p["reciprocity_heed"] * balance, 0.0), 2.0)
-        if ask_read and not offer_relevant and balance < 0:
-            self.trust -= strength * p["ask_trust_cost"]
-        gained = value_read or attended
-        if gained:
-            self.trust += p["value_trust_gain"] * (1 - self.trust)
-        if value_read:
-            self.affinity += p["value_affinity_gain"] * (1 - self.affinity)
-        if attended:
-            self.affinity += p["event_affinity_gain"] * (1 - self.affinity)
-            contact_cost += p["cost_attendee"]
-            w["event_attendance"] += 1
-        self.reciprocity += gained - ask_read
-        offer_read = ask_read and offer_relevant
-        visited = ((offer_read or attended or value_read)
-                   and u_visit < p["visit_rate"] * (0.5 + need) * (1.0 if offer_read or attended else 0.3))
-        if opened:
-            w["opens"] += 1
-        if visited:
-            w["visits"] += 1
-
-        # 5. purchases
-        offer_push = heed if offer_read else 0.0
-        hazard = p["purchase_hazard"] * need * (1 + p["offer_lift"] * (offer_push + rival_relevant))
-        buying = u_buy < hazard
-        relationship = stage == PURCHASE or stage == CONNECTION or stage == LOYALTY
-        u_us = (p["trust_weight"] * self.trust + p["affinity_weight"] * self.affinity
-                + p["offer_pull"] * offer_push + r.existing * relationship)
-        u_rival = p["rival_pull"] + p["offer_pull"] * rival_relevant + r.existing * (self.owner == RIVAL)
-        bought_us = buying and u_choice < _logistic(u_us - u_rival)
-        bought_rival = buying and not bought_us
-        vehicle_margin = 0.0
+        """This customer's week: the mechanisms in the order of the core's pass (``sim.rules._customers``)."""
+        mk, i = self.market, self.index
+        k, key, plan, counts, money = mk.k, mk.key, mk.plan, mk.counts, mk.money[self.chunk]
+        relationship = in_relationship(self.stage)
+        vehicle_age, service_due, affinity, need = time_passes(k, self.vehicle_age, self.service_due, self.affinity,
+                                                               float(self.cycle))
+        rival_offered, rival_relevant = rival_offer(k, key, i, self.interests, counts)
+        contacted, content, channel, offer_relevant, fitting, due_soon, cost, e = choose_contact(
+            k, key, i, plan, self.known, self.opted_in, self.stage, self.tier, self.interests, service_due, 0, counts)
+        self.fatigue, self.opted_in, e = noise(k, key, i, self.fatigue, self.opted_in, contacted, fitting,
+                                               rival_offered, rival_relevant, e, counts)
+        opened, reminder_read, e = open_contact(k, key, i, mk.attention, contacted, channel, content, due_soon,
+                                                self.trust, self.fatigue, e, counts)
+        self.reminded = self.reminded or reminder_read
+        value_read, attended, trust, affinity, attendee_cost, e = give(k, key, i, opened, content, self.trust,
+                                                                       affinity, e, counts)
+        offer_read, heed, self.reciprocity, trust = balance_of(k, opened, content, offer_relevant,
+                                                               value_read or attended, self.reciprocity, trust)
+        visited, e = visit(k, key, i, offer_read, attended, value_read, need, e, counts)
+        buying, bought_us, u_us, u_rival = choose_dealer(k, key, i, need, offer_read, heed, rival_relevant,
+                                                         relationship, trust, affinity, self.owner, counts)
+        vehicle = serviced = 0.0
         if buying:
-            model = self.model
-            if relationship:
-                model.counters[self.arm][0] += 1
-                model.counters[self.arm][1] += bought_us
-            self.vehicle_age = 0
-            self.service_due = p["service_interval_weeks"]
-            if bought_us:
-                vehicle_margin = p["vehicle_margin"] * self.spend
-                self.owner = US
-                if not self.known:
-                    self.known = True
-                    if u_opt_in < p["opt_in"] and not self.opted_in:
-                        self.opted_in = True
-                        w["opt_ins"] += 1
-                self.ever_ours = True
-                self.purchases += 1
-                self.affinity += p["purchase_affinity_gain"] * (1 - self.affinity)
-                w["our_sales"] += 1
-                w["offer_sales"] += offer_read
-            else:
-                self.owner = RIVAL
-                w["rival_sales"] += 1
-
-        # 6. service
-        service_margin = 0.0
-        serviced_us = False
-        if self.service_due <= 0:
-            sold_by_us = self.owner == US
-            v_us = (p["trust_weight"] * self.trust + p["affinity_weight"] * self.affinity
-                    + p["service_pull"] * sold_by_us + p["service_reminder_lift"] * self.reminded)
-            v_other = p["rival_pull"] + p["service_pull"] * (not sold_by_us)
-            serviced_us = u_service_choice < _logistic(v_us - v_other)
-            if relationship or bought_us:
-                self.model.counters[self.arm][2] += 1
-                self.model.counters[self.arm][3] += serviced_us
-            self.serviced_with_us = serviced_us
-            if serviced_us:
-                gain = p["service_trust_gain"]
-                if u_quality < p["service_quality"]:
-                    self.trust += gain * (1 - self.trust)
-                    self.affinity += p["service_affinity_gain"] * (1 - self.affinity)
-                else:
-                    self.trust -= 2 * gain * self.trust
-                service_margin = p["service_margin"] * self.spend
-                self.service_visits += 1
-                w["service_visits"] += 1
-            else:
-                w["rival_service_visits"] += 1
-                w["rival_revenue"] += p["service_margin"] * self.spend
-            self.service_due = p["service_interval_weeks"]
-            self.reminded = False
-
-        # 7. defection of owners with low equity
-        self.trust = min(max(self.trust, 0.0), 1.0)
-        self.affinity = min(max(self.affinity, 0.0), 1.0)
-        self.equity = equity = (self.trust + self.affinity) * 0.5
-        drifted = (relationship and not buying
-                   and u_defect < p["defection_rate"] * _logistic(u_rival - u_us))
-
-        # 8. lifecycle stage
-        if bought_us:
-            new = PURCHASE
-        elif (relationship and bought_rival) or drifted:
-            new = LAPSED
-            w["defections"] += 1
-        elif relationship:
-            new = LOYALTY if equity >= p["loyalty_threshold"] else CONNECTION
-        elif stage == LAPSED:
-            new = LAPSED
-        elif self.known and (need > 0.5 or visited or attended):
-            new = CONSIDERATION
-        else:
-            new = PROSPECT
-        self.stage = new
-
-        # ledger
-        self.reciprocity = min(max(self.reciprocity, -50.0), 50.0)
+            (vehicle_age, service_due, self.owner, self.known, self.opted_in, self.ever_ours, self.purchases, affinity,
+             vehicle, e) = sell(k, key, i, buying, bought_us, offer_read, self.spend, vehicle_age, service_due,
+                                self.owner, self.known, self.opted_in, self.ever_ours, self.purchases, affinity, e,
+                                counts, money)
+        if service_due <= 0:
+            (service_due, trust, affinity, self.reminded, self.serviced_with_us, self.service_visits, serviced,
+             e) = serve(k, key, i, relationship, bought_us, service_due, self.owner, trust, affinity, self.reminded,
+                        self.serviced_with_us, self.service_visits, self.spend, e, counts, money)
+        drifted = drift(k, key, i, relationship, buying, u_us, u_rival)
+        self.stage, trust, affinity, equity = stage_of(k, self.stage, relationship, bought_us, buying and not bought_us,
+                                                       drifted, self.known, need, visited, attended, trust, affinity,
+                                                       counts)
+        self.said = speak(k, key, i, self.known or self.ever_ours, equity, self.fatigue, self.model.ties, counts)
+        self.vehicle_age, self.service_due, self.trust, self.affinity = vehicle_age, service_due, trust, affinity
+        for name in FLOAT32_FIELDS:
+            setattr(self, name, f32(getattr(self, name)))
         self.contacts += contacted
-        self.cost += contact_cost
-        self.margin += vehicle_margin + service_margin
-        if bought_rival:
-            w["rival_revenue"] += p["vehicle_margin"] * self.spend
-        w["vehicle_margin"] += vehicle_margin
-        w["service_margin"] += service_margin
-        w["revenue"] += vehicle_margin + service_margin
-        w["cost"] += contact_cost
+        self.cost += cost + attendee_cost
+        self.margin += vehicle + serviced
+        money[M.cost] += cost + attendee_cost
+        self.events = e
 
-    def talk(self, r: Rules, w: dict, twins: list) -> None:
-        """Rule 9, speaking: a promoter recommends us to one tie, a detractor warns one."""
-        p = r.p
-        if not (self.known or self.ever_ours):
-            return
-        sentiment = self.equity * (1 - 0.5 * self.fatigue)
-        positive = sentiment >= p["promoter_threshold"]
-        if positive:
-            w["promoters"] += 1
-        elif sentiment <= p["detractor_threshold"]:
-            w["detractors"] += 1
-        else:
-            return
-        u_talk, u_tie = self.u[13], self.u[14]
-        if not (p["word_of_mouth"] and self.ties) or u_talk >= p["talk_rate"]:
-            return
-        slot_f = u_tie * len(self.ties)
-        slot = min(int(slot_f), len(self.ties) - 1)
-        if slot_f - slot < (p["heed_positive"] if positive else p["heed_negative"]):
-            listener = twins[self.ties[slot]]
-            if positive:
-                listener.heard_up = True
-            else:
-                listener.heard_down = True
-
-    def listen(self, r: Rules, w: dict) -> None:
-        """Rule 9, hearing: heeded praise raises trust (and refers us), a bad review lowers it."""
-        effect = r.p["word_of_mouth_effect"]
-        if self.heard_up:
-            self.trust += effect * (1 - self.trust)
-        if self.heard_down:
-            self.trust -= effect * self.trust
-        self.trust = min(max(self.trust, 0.0), 1.0)
-        if self.heard_up and not self.known:
-            self.known = True
-            if not self.opted_in:
-                w["opt_ins"] += 1
-            self.opted_in = True
-            w["referrals"] += 1
-        self.heard_up = self.heard_down = False
-
-
-class HoldoutCustomer(Customer):
-    """The same customer in the no-contact holdout market; it reuses its twin's draws."""
-
-    arm = "holdout"
-
-    def __init__(self, model: "BaselineModel", state: dict, ties: list[int], twin: Customer):
-        super().__init__(model, state, ties)
-        self.twin = twin
-
-    def step(self) -> None:
-        self.u = self.twin.u
-        self.live(self.model.holdout_rules, self.model.holdout_week, 1.0)
+    def listen(self) -> None:
+        """Word of mouth, second phase: heed the praise or warning heard this week."""
+        e = self.events
+        trust, self.known, self.opted_in, self.events = hear(
+            self.market.k, (e & E.heard_praise) != 0, (e & E.heard_warning) != 0, self.trust, self.known,
+            self.opted_in, e, self.market.counts)
+        self.trust = f32(trust)
 
 
 class BaselineModel(mesa.Model):
@@ -366,8 +175,8 @@ class BaselineModel(mesa.Model):
     Args:
         customers: Number of customers.
         strategy: Strategy name, YAML path or mapping, as for ``RelationshipModel``.
-        rng: Seed; the market is built from it exactly as the core builds its own.
-        holdout: Also run the no-contact holdout twin of every customer.
+        rng: Seed; market and draws come from it exactly as in ``RelationshipModel``.
+        holdout: Also run the no-contact holdout twin of every customer, under the same draws.
         **params: Any parameter of ``sim.params.PARAMS``.
     """
 
@@ -376,65 +185,38 @@ class BaselineModel(mesa.Model):
         self.params = p = validate({"customers": customers, **params})
         self.policy = load_strategy(strategy)
         super().__init__(rng=rng)
+        self.n = customers
         pop = build_market(p, self.rng)  # same calls on the same generator as RelationshipModel
-        self.treated_rules = Rules(p, self.policy)
-        self.holdout_rules = Rules(p, NO_CONTACT)
-        self.counters = {"treated": [0, 0, 0, 0], "holdout": [0, 0, 0, 0]}
-        names = tuple(f.name for f in FIELDS)
-        columns = {name: getattr(pop, name).tolist() for name in names}
-        ties = pop.ties.tolist()
-        self.customers = [Customer(self, {name: columns[name][i] for name in names}, ties[i])
-                          for i in range(customers)]
-        self.twins = [HoldoutCustomer(self, {name: columns[name][i] for name in names}, ties[i], c)
-                      for i, c in enumerate(self.customers)] if holdout else []
+        self.draws = Draws(customers, self.rng)
+        self.ties = pop.ties
+        columns = {f.name: getattr(pop, f.name).tolist() for f in FIELDS}
+        self.markets = [Market(p, self.policy, customers)] + ([Market(p, NO_CONTACT, customers)] if holdout else [])
+        self.groups = [AgentSet([Customer(self, market, i, {name: col[i] for name, col in columns.items()})
+                                      for i in range(customers)], random=self.random) for market in self.markets]
         self.week = 0
-        self.treated_thin = 1.0
-        self.treated_week = self.holdout_week = {}
-        self.rows: list[dict] = []
-        self.holdout_rows: list[dict] = []
+        self.rows: list[list[dict]] = [[] for _ in self.markets]
 
-    def _thin(self) -> float:
-        """Share of the wanted contacts the weekly budget pays for (1 without a budget cap)."""
-        budget = self.params["budget"]
-        if math.isinf(budget):
-            return 1.0
-        wanted = sum(self.treated_rules.wanted[c.stage][c.tier] for c in self.customers if c.known and c.opted_in)
-        return 1.0 if wanted <= budget else budget / wanted
+    @property
+    def customers(self) -> list[Customer]:
+        """The treated market's customers, in id order."""
+        return list(self.groups[0])
 
     def step(self) -> None:
-        """One week: every customer applies the rules, then word of mouth, then the metrics."""
+        """One week: every customer lives its week, then word of mouth, in each market."""
         self.week += 1
-        self.treated_week = dict.fromkeys(COUNTS + MONEY + ("rival_revenue",), 0)
-        self.holdout_week = dict.fromkeys(COUNTS + MONEY + ("rival_revenue",), 0)
-        self.treated_thin = self._thin()
-        self.agents_by_type[Customer].shuffle_do("step")
-        if self.twins:
-            self.agents_by_type[HoldoutCustomer].shuffle_do("step")
-        for group, rules, w in ((self.customers, self.treated_rules, self.treated_week),
-                                (self.twins, self.holdout_rules, self.holdout_week)):
-            if group:
-                for c in group:
-                    c.talk(rules, w, group)
-                for c in group:
-                    if c.heard_up or c.heard_down:
-                        c.listen(rules, w)
-        self.rows.append(self._record(self.customers, self.treated_week))
-        if self.twins:
-            self.holdout_rows.append(self._record(self.twins, self.holdout_week))
-
-    def _record(self, group: list[Customer], w: dict) -> dict:
-        """The week's metrics with the core's column names (means over customers we know)."""
-        row = {"week": self.week, **w}
-        known = [c for c in group if c.known]
-        for name in ("trust", "affinity", "fatigue"):
-            row[name] = sum(getattr(c, name) for c in known) / len(known) if known else float("nan")
-        stages = [0] * len(Stage)
-        for c in group:
-            stages[c.stage] += 1
-        for s in Stage:
-            row[f"stage_{s.name.lower()}"] = stages[s]
-        row["profit"] = w["revenue"] - w["cost"]
-        return row
+        self.draws.fill()
+        for market, group, rows in zip(self.markets, self.groups, self.rows):
+            customers = list(group)
+            market.start_week(self.draws.key, customers)
+            group.do("step")
+            for speaker in customers:
+                if speaker.said != word_of_mouth.SILENT:
+                    listener = customers[speaker.said >> 1]
+                    listener.events |= E.heard_warning if speaker.said & 1 else E.heard_praise
+            for customer in customers:
+                if customer.events & HEARD:
+                    customer.listen()
+            rows.append({"week": self.week, **market.week()})
 
     def run(self, weeks: int) -> "BaselineModel":
         """Run ``weeks`` more weeks; returns the model."""
@@ -442,10 +224,15 @@ class BaselineModel(mesa.Model):
             self.step()
         return self
 
+    def state(self, market: int = 0) -> dict[str, np.ndarray]:
+        """The customers' state of one market (0 treated, 1 holdout) as arrays with the core's dtypes."""
+        customers = list(self.groups[market])
+        return {f.name: np.array([getattr(c, f.name) for c in customers], dtype=f.dtype) for f in FIELDS}
+
     def metrics(self) -> pd.DataFrame:
-        """The weekly metrics of the treated market, one row per week."""
-        return pd.DataFrame(self.rows)
+        """The weekly counts and money of the treated market, one row per week."""
+        return pd.DataFrame(self.rows[0])
 
     def holdout_metrics(self) -> pd.DataFrame:
-        """The weekly metrics of the no-contact holdout, one row per week (empty without holdout)."""
-        return pd.DataFrame(self.holdout_rows)
+        """The weekly counts and money of the no-contact holdout (empty without holdout)."""
+        return pd.DataFrame(self.rows[1] if len(self.rows) > 1 else [])

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from numbers import Integral
 from typing import Any
 
@@ -26,6 +27,9 @@ DEFAULT_SEED = "42"
 AS_PRESET = "as preset"  # channel choice that keeps each rule's own channel
 NO_LIMIT = "no limit"
 BUDGETS = (NO_LIMIT, "$25", "$50", "$100", "$200", "$400", "$800", "$1600", "$3200")
+# Vega and Vega-Lite as shipped by solara-assets (exact versions, so Solara serves its local copies)
+VEGA = "vega@5.21.0/build/vega.min.js"
+VEGA_LITE = "vega-lite@5.2.0/build/vega-lite.min.js"
 JOURNEYS = 12  # customers whose journey is recorded for the journey view
 NETWORK_SAMPLE = 150
 
@@ -42,11 +46,12 @@ STAGE_COLOURS = {
 
 @dataclass(frozen=True)
 class Control:
-    """One dashboard control: label with unit, and a hint shown under it.
+    """One dashboard control: label, unit, and a hint shown under it.
 
     Attributes:
         name: Keyword of ``DashboardModel`` the control sets.
-        label: Short label, unit in brackets.
+        label: Short label.
+        unit: Unit shown after the value (may be empty).
         hint: One sentence saying what the control does.
         kind: ``"float"``, ``"int"``, ``"choice"``, ``"bool"`` or ``"text"``.
         lo, hi, step: Slider range (numbers only).
@@ -55,6 +60,7 @@ class Control:
 
     name: str
     label: str
+    unit: str
     hint: str
     kind: str
     lo: float | None = None
@@ -62,29 +68,63 @@ class Control:
     step: float | None = None
     choices: tuple = field(default=())
 
+    def shown(self, value: Any) -> str:
+        """The label with the value and its unit, e.g. ``Contact frequency: 0.55 contacts/week``."""
+        if self.kind == "float":
+            text = f"{float(value):g}"
+        elif self.kind == "int":
+            text = f"{int(value):,}"
+        elif self.kind == "bool":
+            text = "on" if value else "off"
+        else:
+            text = str(value)
+        return f"{self.label}: {text} {self.unit}".rstrip()
+
+    def accept(self, value: Any) -> Any:
+        """``value`` if this control allows it (as the control's type), else ParameterError (one line)."""
+        if self.kind in ("float", "int"):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+                and self.lo - 1e-9 <= value <= self.hi + 1e-9 and (self.kind == "float" or float(value).is_integer())
+            if not ok:
+                kind = "a number" if self.kind == "float" else "a whole number"
+                raise ParameterError(f"{self.name}={value!r}: expected {kind} in [{self.lo:g}, {self.hi:g}]")
+            return float(min(max(value, self.lo), self.hi)) if self.kind == "float" else int(value)
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.choices:
+                raise ParameterError(f"{self.name}={value!r}: allowed are {', '.join(map(str, self.choices))}")
+            return value
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ParameterError(f"{self.name}={value!r}: expected true or false")
+            return value
+        parse_seed(value)  # the only text control
+        return str(value).strip()
+
 
 def _market(name: str, label: str, hint: str, lo: float | None = None, hi: float | None = None,
             step: float | None = None) -> Control:
     p = PARAMS[name]
     if p.kind is bool:
-        return Control(name, label, hint, "bool")
-    return Control(name, f"{label} [{p.unit}]", hint, "float", lo if lo is not None else p.lo,
-                   hi if hi is not None else p.hi, step)
+        return Control(name, label, "", hint, "bool")
+    lo = p.lo if lo is None else lo
+    hi = p.hi if hi is None else hi
+    unit = f"({lo:g} to {hi:g})" if p.unit == "1" else p.unit  # a plain factor: show its scale
+    return Control(name, label, unit, hint, "float", lo, hi, step)
 
 
 STRATEGY_CONTROLS: tuple[Control, ...] = (
-    Control("frequency", "Contact frequency [contacts/week]",
+    Control("frequency", "Contact frequency", "contacts/week",
             "How often a customer hears from us; the preset's stage rules keep their pace relative to it.",
             "float", 0.0, 1.0, 0.05),
-    Control("value_share", "Value content share [0 sales only - 1 value only]",
+    Control("value_share", "Value content share", "(0 sales offers only, 1 value only)",
             "Tips and information versus sales offers, among those two kinds of content.",
             "float", 0.0, 1.0, 0.05),
-    Control("targeting", "Targeting strictness [share aimed]",
+    Control("targeting", "Targeting strictness", "share aimed",
             "Share of offers aimed at the customer's interests; the rest are random.",
             "float", 0.0, 1.0, 0.05),
-    Control("channel", "Channel", "Email is cheap; mail and events cost more; phone costs most but gets through.",
+    Control("channel", "Channel", "", "Email is cheap; mail and events cost more; phone costs most but gets through.",
             "choice", choices=(AS_PRESET,) + CHANNELS),
-    Control("budget", "Budget [$/week]", "Marketing spend cap; contacts beyond it are dropped at random.",
+    Control("budget", "Budget", "$/week", "Marketing spend cap; contacts beyond it are dropped at random.",
             "choice", choices=BUDGETS),
 )
 
@@ -101,10 +141,40 @@ MARKET_CONTROLS: tuple[Control, ...] = (
     _market("word_of_mouth", "Word of mouth", "Promoters recommend us, detractors warn their friends."),
 )
 
-SEED_CONTROL = Control("seed", "Random seed [whole number]",
-                       "Same seed and settings give the same run; Reset applies it.", "text")
+PRESET_CONTROL = Control("preset", "Strategy preset", "", "Who gets what, when: a policy from configs/strategy, "
+                         "adjusted by the sliders.", "choice", choices=tuple(builtin_strategies()))
 
-CONTROLS: dict[str, Control] = {c.name: c for c in (*STRATEGY_CONTROLS, *MARKET_CONTROLS, SEED_CONTROL)}
+# Settings of the run itself (not of the strategy or market): applied at Reset, or the play speed.
+SEED_CONTROL = Control("seed", "Random seed", "(whole number)",
+                       "Same seed and settings give the same run; Reset applies it.", "text")
+CUSTOMERS_CONTROL = Control("customers", "Customers", "customers", "Size of the market; Reset applies it.",
+                            "int", 500, 10_000, 500)
+SPEED_CONTROL = Control("speed", "Speed", "weeks/s", "How fast Play runs; a five-year lesson takes 260 weeks.",
+                        "int", 1, 30, 1)
+DEFAULT_SPEED = 15
+
+CONTROLS: dict[str, Control] = {c.name: c for c in (*STRATEGY_CONTROLS, *MARKET_CONTROLS, PRESET_CONTROL,
+                                                   SEED_CONTROL)}
+
+
+def customers_control(customers: int) -> Control:
+    """The customers slider, widened to include a market size given on the command line."""
+    return replace(CUSTOMERS_CONTROL, lo=min(CUSTOMERS_CONTROL.lo, customers), hi=max(CUSTOMERS_CONTROL.hi, customers))
+
+
+def update_controls(values: Mapping[str, Any], control: Control, value: Any) -> dict[str, Any]:
+    """``values`` with one control changed; the value is checked first.
+
+    A preset also moves the strategy sliders to its own values.
+
+    Raises:
+        ParameterError: the value is not allowed for this control (one line); nothing changes.
+    """
+    value = control.accept(value)
+    update = {**values, control.name: value}
+    if control.name == "preset":
+        update |= preset_controls(value)
+    return update
 
 
 def preset_spec(preset: str) -> dict:
@@ -283,6 +353,9 @@ LESSONS: dict[str, Lesson] = {lesson.title: lesson for lesson in (
 )}
 
 
+DEFAULT_LESSON = "Give before you ask"  # the dashboard opens on a story, ready to play
+
+
 def lesson_controls(title: str) -> dict[str, Any]:
     """Control values of a lesson (a copy), or ParameterError for an unknown title."""
     if title not in LESSONS:
@@ -361,7 +434,7 @@ def network_sample(ties: np.ndarray, size: int = NETWORK_SAMPLE, seed: int = 0) 
     return NetworkSample(nodes, edges, _spring_layout(len(nodes), edges, rng))
 
 
-def _spring_layout(m: int, edges: np.ndarray, rng: np.random.Generator, iterations: int = 120) -> np.ndarray:
+def _spring_layout(m: int, edges: np.ndarray, rng: np.random.Generator, iterations: int = 50) -> np.ndarray:
     """Fruchterman-Reingold layout of ``m`` nodes in the unit square (numpy, O(m^2) per step)."""
     pos = rng.random((m, 2))
     if m < 2:
@@ -380,7 +453,7 @@ def _spring_layout(m: int, edges: np.ndarray, rng: np.random.Generator, iteratio
             np.add.at(force, edges[:, 1], pull)
         length = np.maximum(np.linalg.norm(force, axis=1), 1e-9)
         pos += force / length[:, None] * np.minimum(length, temperature)[:, None]
-        temperature *= 0.97
+        temperature *= 0.93
     pos -= pos.min(axis=0)
     span = pos.max(axis=0)
     return pos / np.where(span > 0, span, 1.0)

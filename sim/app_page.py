@@ -1,80 +1,63 @@
-"""The Rapport classroom dashboard: a Solara page built on Mesa's SolaraViz.
+"""The Rapport classroom dashboard: a Solara page, one simulation per browser tab.
 
-Started by ``rapport dashboard`` (see ``sim/app.py``), which runs
-``solara run sim.app_page``. Mesa's SolaraViz gives the play / pause / step / reset
-controls, the "Model Parameters" card (customers and seed, applied at Reset) and the
-chart grid. The strategy and market controls are in a card of their own because they
-apply live, from the next simulated week, so a trainer can change course mid-run.
+Started by ``rapport dashboard`` (see ``sim/app.py``). The page has a bar with the run
+buttons (Reset, Play/Pause, Step) and the play speed, a left column with the lesson and
+the controls (foldable), and the charts, which the browser draws itself with Vega
+(``sim/app_charts.py``): each week the server sends only the new rows. Strategy and market
+controls apply live, from the next week; customers and seed apply at Reset.
+
+Play is paced by the browser: after each week the server waits until the tab reports that
+week drawn, so a slow or busy tab slows Play down instead of falling behind, and Pause
+stops within the week being drawn.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from html import escape
-import math
 import os
+import threading
+import time
 from collections.abc import Mapping
+from html import escape
 
-import matplotlib
+import ipyvuetify as v
+import solara
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import solara  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from mesa.visualization import SolaraViz, make_plot_component  # noqa: E402
-from mesa.visualization.utils import force_update, update_counter  # noqa: E402
-
-from sim.app_logic import (  # noqa: E402
-    DEFAULT_CUSTOMERS, DEFAULT_SEED, JOURNEYS, LESSONS, MARKET_CONTROLS, NETWORK_SAMPLE,
-    STAGE_COLOURS, STRATEGY_CONTROLS, build_strategy, default_controls, lesson_controls,
-    network_sample, parse_budget, parse_seed, payback_week, preset_controls, stage_counts,
+from sim.app_charts import ChartBoard, chart_specs, payback_rows, series_rows, spread_row, titles
+from sim.app_logic import (
+    DEFAULT_CUSTOMERS, DEFAULT_LESSON, DEFAULT_SEED, DEFAULT_SPEED, JOURNEYS, LESSONS, MARKET_CONTROLS, NETWORK_SAMPLE,
+    PRESET_CONTROL, SEED_CONTROL, SPEED_CONTROL, STRATEGY_CONTROLS, Control, build_strategy, customers_control,
+    default_controls, lesson_controls, network_sample, parse_budget, parse_seed, stage_counts, update_controls,
 )
-from sim.model import RelationshipModel  # noqa: E402
-from sim.params import ParameterError, validate  # noqa: E402
-from sim.rules import Coefficients  # noqa: E402
-from sim.state import STAGES  # noqa: E402
-from sim.strategies import builtin_strategies, load_strategy  # noqa: E402
+from sim.model import RelationshipModel
+from sim.params import ParameterError, validate
+from sim.rules import Coefficients
+from sim.state import STAGES
+from sim.strategies import load_strategy
 
 logging.getLogger("MESA").setLevel(logging.WARNING)
+logger = logging.getLogger("rapport.dashboard")
 
-# Readable on a projector: large type, thick lines, no top/right frame.
-matplotlib.rcParams.update({
-    "font.size": 13, "axes.titlesize": 14, "axes.titleweight": "bold", "axes.labelsize": 13,
-    "xtick.labelsize": 12, "ytick.labelsize": 12, "legend.fontsize": 11, "lines.linewidth": 2.4,
-    "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
-    "legend.frameon": False, "figure.dpi": 100,
-})
-FIGSIZE = (5.6, 3.5)  # inches at 100 dpi: small enough that the text stays large once scaled
 CUSTOMERS = int(os.environ.get("RAPPORT_DASHBOARD_CUSTOMERS", DEFAULT_CUSTOMERS))
+CUSTOMERS_CONTROL = customers_control(CUSTOMERS)
 MARKET_NAMES = tuple(c.name for c in MARKET_CONTROLS)
-COLOURS = {"trust": "#0072B2", "affinity": "#009E73", "fatigue": "#D55E00",
-           "opens": "#0072B2", "visits": "#E69F00", "event_attendance": "#009E73", "unsubscribes": "#D55E00"}
-
-
-class MetricsCollector:
-    """What Mesa's plot components read (``model.datacollector``): the weekly metrics by week."""
-
-    def __init__(self, model: RelationshipModel):
-        self.model = model
-
-    def get_model_vars_dataframe(self):
-        return self.model.frame().set_index("week")
+SPECS = json.dumps(chart_specs())
+DRAW_TIMEOUT = 2.0  # s: a tab that does not report a week drawn (hidden, broken) does not stop Play
+LABELS_EVERY = 0.25  # s: during Play, how often the week label, status and journey are re-rendered
 
 
 class DashboardModel(RelationshipModel):
     """The relationship model driven by the dashboard's controls.
 
     Args:
-        customers: Number of customers (applied at Reset).
+        customers: Number of customers.
         seed: Seed as typed in the dashboard; an invalid one falls back to 0 with a notice.
-        controls: Control values (see ``sim.app_logic.CONTROLS``) as a mapping, or a
-            Solara reactive holding one (so that Mesa's Reset picks up the current values).
+        controls: Control values (see ``sim.app_logic.CONTROLS``); defaults for missing ones.
     """
 
-    def __init__(self, customers: int = DEFAULT_CUSTOMERS, seed: str = DEFAULT_SEED, controls=None):
-        values = _controls_value(controls)
+    def __init__(self, customers: int = DEFAULT_CUSTOMERS, seed: str = DEFAULT_SEED, controls: Mapping | None = None):
+        values = default_controls() | dict(controls or {})
         self.notice = ""
         try:
             self.seed = parse_seed(seed)
@@ -86,12 +69,10 @@ class DashboardModel(RelationshipModel):
                          journeys=JOURNEYS, **params)
         self.controls = dict(values)
         self.network = network_sample(self.pop.ties, NETWORK_SAMPLE, seed=self.seed)
-        self.start_counts = stage_counts(self.pop.stage)
-        self.datacollector = MetricsCollector(self)
         self._frame, self._frame_week = None, -1
 
     def frame(self):
-        """``metrics()`` computed once per week (several charts read it)."""
+        """``metrics()`` computed once per week (the charts and titles read it)."""
         if self._frame is None or self._frame_week != self.week:
             self._frame, self._frame_week = self.metrics(), self.week
         return self._frame
@@ -108,14 +89,6 @@ class DashboardModel(RelationshipModel):
         self.controls = dict(values)
 
 
-def _controls_value(controls) -> dict:
-    if controls is None:
-        return default_controls()
-    if hasattr(controls, "value"):
-        controls = controls.value
-    return default_controls() | dict(controls)
-
-
 def controls_to_model(values: Mapping) -> tuple[dict, dict]:
     """Control values -> (strategy mapping, model parameters)."""
     strategy = build_strategy(values["preset"], values["frequency"], values["value_share"],
@@ -125,383 +98,385 @@ def controls_to_model(values: Mapping) -> tuple[dict, dict]:
     return strategy, params
 
 
-# --- per-session state (Solara scopes module-level reactives to each browser session) ---
-controls = solara.reactive(default_controls())
-lesson = solara.reactive("")
-journey_pick = solara.reactive(0)
+class Session:
+    """One tab's simulation: the model, the spread bands, and the week the browser has drawn.
+
+    ``epoch`` counts resets, so that the browser knows when to start its charts afresh.
+    Steps, resets and control changes come from different threads (Play, button clicks)
+    and take ``lock``.
+    """
+
+    def __init__(self, customers: int, seed: str, controls: Mapping):
+        self.lock = threading.RLock()
+        self.drawn_changed = threading.Condition()
+        self.drawn = (-1, -1)  # (epoch, week) the browser reported drawn
+        self.epoch = 0
+        self.board = None  # the tab's ChartBoard widget, once shown: Play feeds it directly
+        self.reset(customers, seed, controls)
+
+    def reset(self, customers: int, seed: str, controls: Mapping) -> None:
+        model = DashboardModel(customers=customers, seed=seed, controls=controls)
+        with self.lock:
+            self.model, self.spread = model, {}
+            self.epoch += 1
+
+    def step(self, weeks: int = 1) -> None:
+        with self.lock:
+            for _ in range(weeks):
+                self.model.step()
+                self.spread[self.model.week] = spread_row(self.model.pop)
+
+    def apply(self, controls: Mapping) -> None:
+        with self.lock:
+            self.model.apply_controls(controls)
+
+    def update(self) -> dict:
+        """What the browser needs to draw the current week: the rows it has not drawn yet."""
+        with self.lock:
+            m, epoch = self.model, self.epoch
+            drawn_epoch, drawn_week = self.drawn
+            full = drawn_epoch != epoch
+            frame = m.frame()
+            net = m.network
+            stages = m.pop.stage[net.nodes]
+            nodes = [{"x": round(float(x), 4), "y": round(float(y), 4), "stage": STAGES[s]}
+                     for (x, y), s in zip(net.pos, stages)]
+            edges = [{"x": round(float(net.pos[a, 0]), 4), "y": round(float(net.pos[a, 1]), 4),
+                      "x2": round(float(net.pos[b, 0]), 4), "y2": round(float(net.pos[b, 1]), 4)}
+                     for a, b in net.edges] if full else []
+            return {"epoch": epoch, "week": m.week, "full": full,
+                    "series": series_rows(frame, self.spread, -1 if full else drawn_week),
+                    "nodes": nodes, "edges": edges, "payback": payback_rows(frame),
+                    "titles": titles(frame, stage_counts(m.pop.stage), len(net.nodes))}
+
+    def push(self) -> bool:
+        """Send the weeks not drawn yet straight to the tab's chart board; False if not shown yet."""
+        board = self.board
+        if board is None:
+            return False
+        board.update = json.dumps(self.update())
+        return True
+
+    def on_drawn(self, data) -> None:
+        """The browser drew ``{"epoch", "week"}`` (anything else is ignored)."""
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), int) for k in ("epoch", "week")):
+            return
+        with self.drawn_changed:
+            self.drawn = (data["epoch"], data["week"])
+            self.drawn_changed.notify_all()
+
+    def wait_drawn(self, timeout: float) -> bool:
+        """Wait until the browser has drawn the current week; False after ``timeout`` seconds."""
+        with self.drawn_changed:
+            return self.drawn_changed.wait_for(lambda: self.drawn == (self.epoch, self.model.week), timeout)
+
+
+# --- per-tab state (Solara scopes module-level reactives to each browser session) ------
+controls = solara.reactive(lesson_controls(DEFAULT_LESSON))
+run_settings = solara.reactive({"customers": CUSTOMERS, "seed": DEFAULT_SEED, "speed": DEFAULT_SPEED})
+lesson = solara.reactive(DEFAULT_LESSON)
+playing = solara.reactive(False)
+tick = solara.reactive(0)  # bumped after each change of the model: re-renders what shows the week
 show_controls = solara.reactive(True)
+rejected = solara.reactive("")  # the last value a control refused, as one line
+journey_pick = solara.reactive(0)
 
 
-# --- charts --------------------------------------------------------------------------
-def _figure(rows: int = 1, cols: int = 1, margins: dict | None = None, **kw):
-    """A figure with fixed margins (a layout engine would triple the drawing time per week)."""
-    fig = Figure(figsize=FIGSIZE)
-    axes = fig.subplots(rows, cols, **kw)
-    fig.subplots_adjust(**{"left": 0.13, "right": 0.97, "bottom": 0.15, "top": 0.89, **(margins or {})})
-    return fig, axes
+def bump() -> None:
+    tick.set(tick.value + 1)
 
 
-def _show(fig) -> None:
-    solara.FigureMatplotlib(fig, format="svg", dependencies=None)  # svg: crisp on a projector, as fast as png
-
-
-def _week_axis(ax) -> None:
-    ax.set_xlabel("week")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-
-
-def _money(x: float) -> str:
-    if not math.isfinite(x):
-        return "n/a"
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    if x >= 1e6:
-        return f"{sign}\\${x / 1e6:.1f}M"
-    if x >= 1e3:
-        return f"{sign}\\${x / 1e3:.0f}k"
-    return f"{sign}\\${x:.0f}"
-
-
-def draw_profit(model: DashboardModel) -> Figure:
-    """The J-curve: cumulative incremental profit against the holdout, payback week, ROI."""
-    df = model.frame()
-    fig, (top, bottom) = _figure(2, 1, margins={"hspace": 0.55, "top": 0.91, "bottom": 0.13, "left": 0.14},
-                                 sharex=True, height_ratios=[2, 1])
-    if len(df):
-        inc = df["incremental_profit"].to_numpy() / 1e3
-        top.plot(df["week"], inc, color="#0072B2", label="incremental profit vs holdout")
-        top.fill_between(df["week"], inc, 0, where=inc < 0, color="#D55E00", alpha=0.25, label="in the red")
-        top.axhline(0, color="black", linewidth=1)
-        week = payback_week(df["week"].to_numpy(), df["incremental_profit"].to_numpy())
-        if week is not None and (df["incremental_profit"] < 0).any():
-            top.axvline(week, color="#009E73", linestyle="--", linewidth=2)
-            right_half = week > (df["week"].iloc[0] + df["week"].iloc[-1]) / 2
-            top.annotate(f"payback week {week}", (week, 0), xytext=(-6 if right_half else 6, 8),
-                         textcoords="offset points", ha="right" if right_half else "left",
-                         color="#009E73", fontweight="bold")
-        bottom.plot(df["week"], df["roi"], color="#CC79A7")
-        bottom.axhline(0, color="black", linewidth=1)
-        last = df.iloc[-1]
-        top.set_title(f"Incremental profit {_money(last['incremental_profit'])}  ·  "
-                      f"total profit {_money(last['cum_profit'])}")
-        bottom.set_title(f"Incremental ROI {last['roi']:.2f} (\\$ per \\$ spent)", fontsize=13)
-    else:
-        top.set_title("Incremental profit vs holdout: press Step or ▶")
-        bottom.set_title("Incremental ROI (\\$ per \\$ spent)", fontsize=13)
-    top.set_ylabel("\\$ thousand")
-    bottom.set_ylabel("\\$/\\$")
-    _week_axis(bottom)
-    return fig
-
-
-@solara.component
-def ProfitPanel(model: DashboardModel):
-    """Mesa component: the J-curve: cumulative incremental profit against the holdout, payback week, ROI."""
-    update_counter.get()
-    _show(draw_profit(model))
-
-
-def draw_relationship(model: DashboardModel) -> Figure:
-    """Mean trust, affinity and fatigue of CRM customers, week by week."""
-    df = model.frame()
-    fig, ax = _figure(margins={"right": 0.78, "left": 0.12})
-    for name in ("trust", "affinity", "fatigue"):
-        ax.plot(df["week"], df[name], color=COLOURS[name], label=name)
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("mean over CRM customers")
-    ax.set_title("Trust, affinity, fatigue")
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
-    _week_axis(ax)
-    return fig
-
-
-@solara.component
-def RelationshipPanel(model: DashboardModel):
-    """Mesa component: mean trust, affinity and fatigue of CRM customers, week by week."""
-    update_counter.get()
-    _show(draw_relationship(model))
-
-
-def draw_distributions(model: DashboardModel) -> Figure:
-    """Histograms of trust, affinity and fatigue across CRM customers this week."""
-    known = model.pop.known
-    fig, axes = _figure(1, 3, margins={"top": 0.78, "wspace": 0.12, "bottom": 0.1, "right": 0.95}, sharey=True)
-    bins = np.linspace(0, 1, 21)
-    for ax, name in zip(axes, ("trust", "affinity", "fatigue")):
-        values = getattr(model.pop, name)[known]
-        counts, _ = np.histogram(values, bins=bins)
-        ax.stairs(counts, bins, fill=True, color=COLOURS[name], alpha=0.85)  # one path: faster than bars
-        ax.set_title(name)
-        ax.set_xlim(0, 1)
-        ax.set_xticks([0, 0.5, 1])
-        ax.set_xticklabels(["0", "0.5", "1"])
-    axes[0].set_ylabel("customers")
-    fig.suptitle(f"Spread across CRM customers, week {model.week}", fontweight="bold")
-    return fig
-
-
-@solara.component
-def DistributionPanel(model: DashboardModel):
-    """Mesa component: histograms of trust, affinity and fatigue across CRM customers this week."""
-    update_counter.get()
-    _show(draw_distributions(model))
-
-
-def draw_funnel(model: DashboardModel) -> Figure:
-    """Customers per lifecycle stage now, with the start as an outline."""
-    now = stage_counts(model.pop.stage)
-    fig, ax = _figure(margins={"left": 0.23, "right": 0.96})
-    y = np.arange(len(STAGES))[::-1]
-    ax.barh(y, [now[s] for s in STAGES], color=[STAGE_COLOURS[s] for s in STAGES], height=0.7)
-    ax.barh(y, [model.start_counts[s] for s in STAGES], fill=False, edgecolor="black", linewidth=1.2,
-            linestyle="--", height=0.7, label="week 0")
-    for yi, s in zip(y, STAGES):
-        ax.annotate(f"{now[s]:,}", (max(now[s], model.start_counts[s]), yi), xytext=(5, 0),
-                    textcoords="offset points", va="center")
-    ax.set_yticks(y, STAGES)
-    ax.set_xlabel("customers (dashed: week 0)")
-    ax.set_title(f"Stage funnel, week {model.week}")
-    ax.grid(axis="y", visible=False)
-    ax.set_xlim(0, max(max(now.values()), max(model.start_counts.values())) * 1.18)
-    return fig
-
-
-@solara.component
-def FunnelPanel(model: DashboardModel):
-    """Mesa component: customers per lifecycle stage now, with the start as an outline."""
-    update_counter.get()
-    _show(draw_funnel(model))
-
-
-ENGAGEMENT_LABELS = {"opens": "opens", "visits": "website visits", "event_attendance": "event guests",
-                     "unsubscribes": "unsubscribes"}
-
-
-def _engagement_style(ax) -> None:
-    """Post-process for Mesa's plot component: size, titles, readable labels and a log scale."""
-    ax.figure.set_size_inches(*FIGSIZE)
-    ax.figure.subplots_adjust(left=0.15, right=0.7, bottom=0.15, top=0.89)
-    for line in ax.get_lines():
-        line.set_label(ENGAGEMENT_LABELS.get(line.get_label(), line.get_label()))
-    ax.set_yscale("symlog", linthresh=10)
-    ax.set_ylabel("per week (log)")
-    ax.set_title("Engagement and unsubscribes per week")
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
-
-
-ENGAGEMENT = make_plot_component(
-    {"opens": COLOURS["opens"], "visits": COLOURS["visits"], "event_attendance": COLOURS["event_attendance"],
-     "unsubscribes": COLOURS["unsubscribes"]},
-    post_process=_engagement_style,
-    save_format="svg",
-)
-
-
-def draw_network(model: DashboardModel) -> Figure:
-    """A connected sample of customers on their social network, coloured by stage."""
-    net = model.network
-    stages = model.pop.stage[net.nodes]
-    fig, ax = _figure(margins={"left": 0.02, "right": 0.62, "bottom": 0.03, "top": 0.9})
-    if net.edges.size:
-        segments = net.pos[net.edges]
-        ax.add_collection(LineCollection(segments, colors="#888888", linewidths=0.7, alpha=0.6, zorder=1))
-    colours = [STAGE_COLOURS[STAGES[s]] for s in stages]
-    ax.scatter(net.pos[:, 0], net.pos[:, 1], c=colours, s=46, edgecolors="white", linewidths=0.6, zorder=2)
-    for i, name in enumerate(STAGES):
-        ax.scatter([], [], color=STAGE_COLOURS[name], s=60, label=f"{name} ({int((stages == i).sum())})")
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), handletextpad=0.2)
-    fig.suptitle(f"{len(net.nodes)} customers and their ties, by stage", fontweight="bold")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.grid(False)
-    for side in ("left", "bottom"):
-        ax.spines[side].set_visible(False)
-    ax.set_aspect("equal", adjustable="datalim")
-    return fig
-
-
-@solara.component
-def NetworkPanel(model: DashboardModel):
-    """Mesa component: a connected sample of customers on their social network, coloured by stage."""
-    update_counter.get()
-    _show(draw_network(model))
-
-
-def _html(content: str) -> None:
+def _html(content: str, classes: list[str] | None = None) -> None:
     """Static HTML (not solara.Markdown, which fetches KaTeX from a CDN and so fails offline)."""
-    solara.HTML(tag="div", unsafe_innerHTML=content)
+    solara.HTML(tag="div", unsafe_innerHTML=content, classes=classes or [])
 
 
+def refuse(err: ParameterError) -> bool:
+    """Say, in one line, what was refused; returns False (the value was not taken)."""
+    logger.info("refused a control value: %s", err)
+    rejected.set(f"Refused {err}")
+    return False
+
+
+def set_control(session: Session, control: Control, value) -> bool:
+    """A strategy or market control changed in the browser: check it and apply it live.
+
+    Returns:
+        False if the value was refused (the previous value stays), else True.
+    """
+    try:
+        update = update_controls(controls.value, control, value)
+    except ParameterError as err:
+        return refuse(err)
+    old = controls.value[control.name]
+    if update == controls.value or (control.kind == "float" and abs(update[control.name] - old) < 1e-9):
+        return True  # a slider reporting its (rounded) value when it appears: not a change
+    controls.set(update)
+    lesson.set("")
+    rejected.set("")
+    session.apply(update)
+    bump()
+    return True
+
+
+def set_setting(control: Control, value) -> bool:
+    """Customers, seed (used at Reset) or speed changed in the browser: check and keep it."""
+    try:
+        update = update_controls(run_settings.value, control, value)
+    except ParameterError as err:
+        return refuse(err)
+    rejected.set("")
+    run_settings.set(update)
+    return True
+
+
+def reset(session: Session) -> None:
+    playing.set(False)
+    s = run_settings.value
+    session.reset(s["customers"], s["seed"], controls.value)
+    bump()
+
+
+# --- controls --------------------------------------------------------------------------
 @solara.component
-def JourneyPanel(model: DashboardModel):
-    """One sampled customer's journey: state now and the latest events."""
-    update_counter.get()
-    ids = [int(i) for i in model.journey_ids]
-    if not ids:
-        _html("<p>No journeys recorded.</p>")
-        return
-    pick = journey_pick.value if journey_pick.value in ids else ids[0]
-    view = model.customer(pick)
-    s = view.state
-    with solara.Column(classes=["rapport-journey"]):
-        solara.Select("Customer", values=ids, value=pick, on_value=journey_pick.set)
-        events = (view.journey or [])[-8:][::-1]
-        items = "".join(f"<li>week {w}: {escape(text)}</li>" for w, text in events) or \
-            "<li>no contact or event yet</li>"
-        _html(f"<p><b>Customer {pick}</b>: {view.stage}, {view.tier} tier · trust {s['trust']:.2f} · "
-              f"affinity {s['affinity']:.2f} · fatigue {s['fatigue']:.2f} · {s['contacts']} contacts · "
-              f"{s['purchases']} cars bought from us</p><p><b>Latest events</b></p><ul>{items}</ul>")
+def ControlWidget(control: Control, value, on_value, hint: bool = True):
+    """One control: its label with value and unit, the input, and a hint.
 
+    ``on_value(new)`` returns False when it refuses the value; the input then shows ``value`` again.
+    """
+    shown = bool(value) if control.kind == "bool" else str(value) if control.kind == "text" else value
 
-COMPONENTS = [ProfitPanel, RelationshipPanel, FunnelPanel, ENGAGEMENT, DistributionPanel, NetworkPanel,
-              JourneyPanel]
+    widget = solara.use_ref(None)
 
-
-# --- lesson and controls (in the main area above the charts: the sidebar holds Mesa's run buttons) ---
-@solara.component
-def LessonText(model: DashboardModel):
-    """The lesson's explanation, and what strategy is running this week."""
-    update_counter.get()
-    with solara.Column(classes=["rapport-lesson"]):
-        if lesson.value in LESSONS:
-            chosen = LESSONS[lesson.value]
-            _html(f"<h3>Lesson: {escape(chosen.title)}</h3><p>{escape(chosen.text)}</p>"
-                  f"<p><b>What to watch:</b> {escape(chosen.watch)}</p>")
-        else:
-            _html("<h3>Rapport classroom</h3><p>Pick a lesson, or a strategy preset and adjust it, then press "
-                  "<b>▶</b> or <b>Step</b> on the left. Strategy and market controls apply from the next "
-                  "week, even while the run plays; customers and seed apply at <b>Reset</b>.</p>")
-        c = model.controls
-        _html(f"<p class='rapport-status'><b>Week {model.week}</b> · <i>{escape(model.policy.name)}</i> · "
-              f"{c['frequency']:.2f} contacts/week · value share {c['value_share']:.2f} · "
-              f"targeting {c['targeting']:.2f} · channel {escape(c['channel'])} · budget {escape(c['budget'])} · "
-              f"{model.pop.n:,} customers · seed {model.seed}</p>")
-        if model.notice:
-            solara.Error(model.notice)
-
-
-def _control(c, model: solara.Reactive) -> None:
-    """One control bound to the session's control values, applied live to the model."""
-    value = controls.value[c.name]
-
-    def set_value(new, name=c.name):
-        old = controls.value[name]
-        if new == old or (c.kind == "float" and abs(float(new) - float(old)) < 1e-9):
-            return  # sliders report their (rounded) value on mount; not a change
-        update = {**controls.value, name: new}
-        controls.set(update)
-        lesson.set("")
-        model.value.apply_controls(update)
-        force_update()
+    def changed(new):
+        if not on_value(new) and widget.current is not None:
+            widget.current.v_model = shown  # the browser holds the refused value: show ours
 
     with solara.Column(gap="0px", classes=["rapport-control"]):
-        if c.kind == "float":
-            # label above the slider (with the value), so that the slider gets the full width
-            solara.Text(f"{c.label}: {float(value):g}", classes=["rapport-label"])
-            solara.SliderFloat("", value=float(value), min=c.lo, max=c.hi, step=c.step, on_value=set_value,
-                               thumb_label=False)
-        elif c.kind == "choice":
-            solara.Select(c.label, values=list(c.choices), value=value, on_value=set_value)
-        elif c.kind == "bool":
-            solara.Switch(label=c.label, value=bool(value), on_value=set_value)
-        solara.Text(c.hint, classes=["rapport-hint"])
+        common = {"v_model": shown, "hide_details": True, "dense": True, "on_v_model": changed}
+        if control.kind in ("float", "int"):
+            solara.Text(control.shown(value), classes=["rapport-label"])
+            element = v.Slider.element(min=control.lo, max=control.hi, step=control.step, **common)
+        elif control.kind == "choice":
+            element = v.Select.element(label=control.label, items=list(control.choices), **common)
+        elif control.kind == "bool":
+            element = v.Switch.element(label=control.shown(value), **common)
+        else:
+            element = v.TextField.element(label=control.shown(value), **common)
+        if hint:
+            solara.Text(control.hint, classes=["rapport-hint"])
+    solara.use_effect(lambda: setattr(widget, "current", solara.get_widget(element)))
 
 
 @solara.component
-def ControlPanel(model: solara.Reactive):
-    """Lesson and preset pickers, strategy and market controls (all applied live)."""
+def Controls(session: Session):
+    """Strategy, market and run settings."""
+    values, settings = controls.value, run_settings.value
+    with solara.Column(gap="0px"):
+        solara.Text("Strategy (applies from the next week)", classes=["rapport-heading"])
+        for c in (PRESET_CONTROL, *STRATEGY_CONTROLS):
+            ControlWidget(c, values[c.name], lambda x, c=c: set_control(session, c, x))
+        solara.Text("Market (applies from the next week)", classes=["rapport-heading"])
+        for c in MARKET_CONTROLS:
+            ControlWidget(c, values[c.name], lambda x, c=c: set_control(session, c, x))
+        solara.Text("Run (applies at Reset)", classes=["rapport-heading"])
+        for c in (CUSTOMERS_CONTROL, SEED_CONTROL):
+            ControlWidget(c, settings[c.name], lambda x, c=c: set_setting(c, x))
+
+
+@solara.component
+def StatusLine(session: Session):
+    """What runs this week."""
+    tick.get()
+    m = session.model
+    c = m.controls
+    _html(f"<b>Week {m.week}</b> · <i>{escape(m.policy.name)}</i> · {c['frequency']:.2f} contacts/week · "
+          f"value share {c['value_share']:.2f} · targeting {c['targeting']:.2f} · channel {escape(c['channel'])} · "
+          f"budget {escape(c['budget'])} · {m.pop.n:,} customers · seed {m.seed}", ["rapport-status"])
+    if m.notice:
+        solara.Error(m.notice)
+
+
+@solara.component
+def LessonText(session: Session):
+    """The lesson's explanation, and what runs this week."""
+    if lesson.value in LESSONS:
+        chosen = LESSONS[lesson.value]
+        _html(f"<h3>{escape(chosen.title)}</h3><p>{escape(chosen.text)}</p>"
+              f"<p><b>What to watch:</b> {escape(chosen.watch)}</p>", ["rapport-lesson"])
+    else:
+        _html("<h3>Rapport classroom</h3><p>Pick a lesson, or a strategy preset and adjust it, then press "
+              "<b>▶</b> or <b>Step</b>. Strategy and market controls apply from the next week, even while "
+              "the run plays; customers and seed apply at <b>Reset</b>.</p>", ["rapport-lesson"])
+    StatusLine(session)
+
+
+@solara.component
+def Sidebar(session: Session):
+    """Lesson picker and text, the fold button and the controls."""
 
     def choose_lesson(title):
-        if not title:
+        if title not in LESSONS:
+            refuse(ParameterError(f"lesson={title!r}: allowed are {', '.join(LESSONS)}"))
+            if picker_widget.current is not None:
+                picker_widget.current.v_model = lesson.value or None
             return
         values = lesson_controls(title)
         controls.set(values)
         lesson.set(title)
-        old = model.value
-        model.value = DashboardModel(customers=old.pop.n, seed=str(old.seed), controls=values)
+        rejected.set("")
+        reset(session)
 
-    def choose_preset(name):
-        update = {**controls.value, **preset_controls(name)}
-        controls.set(update)
-        lesson.set("")
-        model.value.apply_controls(update)
-        force_update()
-
-    choices = {c.name: c for c in STRATEGY_CONTROLS}
     shown = show_controls.value
-
-    def lesson_picker():
-        with solara.Column(gap="0px", classes=["rapport-control"]):
-            solara.Select("Lesson (restarts the run)", values=list(LESSONS), value=lesson.value or None,
-                          on_value=choose_lesson)
-            solara.Text("Sets every control for a classroom story.", classes=["rapport-hint"])
-        solara.Button("Hide controls" if shown else "Show controls", icon_name="mdi-tune", outlined=True,
+    picker_widget = solara.use_ref(None)
+    with solara.Column(gap="4px", classes=["rapport-sidebar"]):
+        picker = v.Select.element(label="Lesson (restarts the run)", items=list(LESSONS), v_model=lesson.value or None,
+                                  hide_details=True, dense=True, on_v_model=choose_lesson)
+        solara.use_effect(lambda: setattr(picker_widget, "current", solara.get_widget(picker)))
+        LessonText(session)
+        with solara.Column(gap="0px"):  # one slot: the controls below keep their widgets when it fills
+            if rejected.value:
+                solara.Error(rejected.value, classes=["rapport-refused"])
+        solara.Button("Hide controls" if shown else "Show controls", icon_name="mdi-tune", outlined=True, small=True,
                       on_click=lambda: show_controls.set(not shown), classes=["rapport-toggle"])
+        if shown:
+            Controls(session)
 
-    with solara.Card(classes=["rapport-controls"]):
-        if not shown:  # compact: more room for the charts on a small projector
-            with solara.Columns([3, 9]):
-                with solara.Column(gap="0px"):
-                    lesson_picker()
-                LessonText(model.value)
+
+# --- run bar -------------------------------------------------------------------------------
+@solara.component
+def Player(session: Session):
+    """Plays while ``playing``: one week, wait until the tab has drawn it, keep the pace.
+
+    Each week goes straight to the chart board; the week label, status line and journey,
+    which the page re-renders, follow a few times a second.
+    """
+
+    def play(cancel: threading.Event):
+        if not playing.value:
             return
-        with solara.Columns([4, 3, 3, 3]):
-            with solara.Column(gap="0px"):
-                lesson_picker()
-                LessonText(model.value)
-            with solara.Column(gap="0px"):
-                with solara.Column(gap="0px", classes=["rapport-control"]):
-                    solara.Select("Strategy preset", values=builtin_strategies(), value=controls.value["preset"],
-                                  on_value=choose_preset)
-                    solara.Text("Who gets what, when: a policy from configs/strategy, adjusted by the sliders.",
-                                classes=["rapport-hint"])
-                _control(choices["channel"], model)
-                _control(choices["budget"], model)
-            with solara.Column(gap="0px"):
-                for name in ("frequency", "value_share", "targeting"):
-                    _control(choices[name], model)
-            with solara.Column(gap="0px"):
-                for c in MARKET_CONTROLS:
-                    _control(c, model)
+        next_at = shown_at = time.monotonic()
+        while not cancel.is_set():
+            session.step()
+            if not session.push() or time.monotonic() - shown_at >= LABELS_EVERY:
+                bump()
+                shown_at = time.monotonic()
+            session.wait_drawn(DRAW_TIMEOUT)
+            next_at += 1.0 / run_settings.value["speed"]
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                cancel.wait(delay)
+            else:
+                next_at = time.monotonic()  # behind: carry on at the pace the tab can draw
+        bump()  # paused: every label shows the last week
+
+    solara.use_thread(play, dependencies=[playing.value], intrusive_cancel=False)
+
+
+@solara.component
+def WeekLabel(session: Session):
+    tick.get()
+    solara.Text(f"Week {session.model.week}", classes=["rapport-week"])
+
+
+@solara.component
+def RunBar(session: Session):
+    """Reset, Play/Pause, Step, the week, the speed (re-rendered on Play/Pause, not every week)."""
+
+    def step():
+        if not playing.value:
+            session.step()
+            bump()
+
+    with solara.Row(classes=["rapport-runbar"], style={"align-items": "center"}):
+        solara.Text("Rapport", classes=["rapport-title"])
+        solara.Button("Reset", icon_name="mdi-restore", on_click=lambda: reset(session), outlined=True)
+        if playing.value:
+            solara.Button("Pause", icon_name="mdi-pause", on_click=lambda: playing.set(False), color="primary")
+        else:
+            solara.Button("Play", icon_name="mdi-play", on_click=lambda: playing.set(True), color="primary")
+        solara.Button("Step", icon_name="mdi-step-forward", on_click=step, disabled=playing.value, outlined=True)
+        WeekLabel(session)
+        with solara.Column(gap="0px", classes=["rapport-speed"]):
+            ControlWidget(SPEED_CONTROL, run_settings.value["speed"], lambda x: set_setting(SPEED_CONTROL, x),
+                          hint=False)
+
+
+# --- charts ----------------------------------------------------------------------------------
+@solara.component
+def Charts(session: Session):
+    """The chart board: Vega in the browser, fed the weeks it has not drawn."""
+    tick.get()
+
+    def drawn(data):
+        session.on_drawn(data)
+        if isinstance(data, dict) and data.get("epoch") == -1:
+            bump()  # a new board (reconnect) asks for the whole history
+
+    board = ChartBoard.element(specs=SPECS, update=json.dumps(session.update()), drawn_callback=drawn)
+    solara.use_effect(lambda: setattr(session, "board", solara.get_widget(board)), [])
+
+
+@solara.component
+def JourneyPanel(session: Session):
+    """One sampled customer's journey: state now and the latest events."""
+    tick.get()
+    m = session.model
+    ids = [int(i) for i in m.journey_ids]
+    if not ids:
+        return
+    pick = journey_pick.value if journey_pick.value in ids else ids[0]
+    view = m.customer(pick)
+    s = view.state
+    with solara.Row(classes=["rapport-journey"]):
+        v.Select.element(label="Customer journey", items=ids, v_model=pick, hide_details=True, dense=True,
+                         style_="max-width: 200px", on_v_model=lambda x: journey_pick.set(x) if x in ids else None)
+        events = (view.journey or [])[-6:][::-1]
+        items = "".join(f"<li>week {w}: {escape(text)}</li>" for w, text in events) or "<li>no contact yet</li>"
+        _html(f"<p><b>Customer {pick}</b>: {view.stage}, {view.tier} tier · trust {s['trust']:.2f} · "
+              f"affinity {s['affinity']:.2f} · fatigue {s['fatigue']:.2f} · {s['contacts']} contacts · "
+              f"{s['purchases']} cars bought from us</p><ul>{items}</ul>")
+
 
 CSS = """
-.rapport-hint { display: block; font-size: 14px; line-height: 1.25; opacity: 0.75; margin: -2px 0 10px 0; }
-.rapport-label { display: block; font-size: 16px; font-weight: 500; margin-top: 2px; }
-.rapport-controls .v-slider { margin: 0 0 -4px 0; }
-.rapport-controls .v-input--selection-controls { margin-top: 0; }
-.rapport-controls .v-text-field { padding-top: 8px; margin-top: 0; }
-.rapport-heading { display: block; font-size: 18px; font-weight: 600; margin: 4px 0 8px 0; }
-.rapport-controls .v-label, .rapport-controls .v-select__selection { font-size: 16px; }
-.rapport-controls .v-input__slot { margin-bottom: 0; }
-.rapport-controls .v-messages { display: none; }
-.rapport-lesson, .rapport-journey { font-size: 17px; line-height: 1.45; }
-.rapport-lesson h3 { font-size: 22px; margin: 8px 0 6px 0; }
-.rapport-status { font-size: 15px; opacity: 0.85; }
-.rapport-toggle { margin: 0 0 8px 0; align-self: flex-start; }
-.vue-grid-item { overflow: hidden; }
-.vue-grid-item img { max-width: 100%; max-height: 100%; object-fit: contain; }
-.v-tabs { display: none; }
+.rapport-runbar { padding: 4px 12px; border-bottom: 1px solid #ddd; gap: 10px; flex-wrap: nowrap; }
+.rapport-title { font-size: 22px; font-weight: 600; margin-right: 8px; }
+.rapport-week { font-size: 20px; font-weight: 600; min-width: 90px; margin-left: 8px; }
+.rapport-speed { width: 220px; margin-left: 12px; }
+.rapport-main { display: flex; flex-direction: row; align-items: flex-start; gap: 12px; width: 100%; }
+.rapport-sidebar { width: 330px; flex: 0 0 330px; height: calc(100vh - 64px); overflow-y: auto; padding: 4px 8px; }
+.rapport-content { flex: 1 1 auto; min-width: 0; height: calc(100vh - 64px); overflow-y: auto; }
+.rapport-hint { display: block; font-size: 13px; line-height: 1.2; opacity: 0.7; margin: 0 0 8px 0; }
+.rapport-label { display: block; font-size: 15px; font-weight: 500; }
+.rapport-heading { display: block; font-size: 16px; font-weight: 600; margin: 8px 0 4px 0; }
+.rapport-lesson { font-size: 16px; line-height: 1.4; }
+.rapport-lesson h3 { font-size: 20px; margin: 4px 0 4px 0; }
+.rapport-lesson p { margin-bottom: 6px; }
+.rapport-status { font-size: 14px; opacity: 0.85; margin-bottom: 4px; }
+.rapport-toggle { align-self: flex-start; }
+.rapport-board { display: grid; grid-template-columns: 1fr 1fr; gap: 6px 16px; padding: 4px 8px 0 0; }
+.rapport-chart { min-width: 0; }
+.rapport-chart-title { font-size: 16px; font-weight: 600; white-space: nowrap; overflow: hidden;
+                       text-overflow: ellipsis; }
+.rapport-chart-body { width: 100%; }
+.rapport-journey { font-size: 15px; padding: 8px; align-items: flex-start; }
 """
 
 
 @solara.component
 def Page():
-    """The dashboard page: one model per browser session."""
-    initial = solara.use_memo(lambda: DashboardModel(customers=CUSTOMERS, seed=DEFAULT_SEED,
-                                                     controls=controls.value), [])
-    model = solara.use_reactive(initial)
+    """The dashboard page: one simulation per browser tab."""
+    session = solara.use_memo(lambda: Session(CUSTOMERS, DEFAULT_SEED, controls.value), [])
     solara.Style(CSS)
     solara.Title("Rapport dashboard")
-    model_params = {
-        "customers": {"type": "SliderInt", "value": CUSTOMERS, "min": min(500, CUSTOMERS),
-                      "max": max(10000, CUSTOMERS), "step": 500, "label": "Customers (at Reset)"},
-        "seed": {"type": "InputText", "value": DEFAULT_SEED, "label": "Random seed (at Reset)"},
-        "controls": controls,
-    }
-    with solara.Column(style={"width": "100%"}):
-        ControlPanel(model)
-        SolaraViz(model, components=list(COMPONENTS), model_params=model_params,
-                  name="Rapport: relationship marketing, week by week", play_interval=150)
+    with solara.Column(gap="0px", style={"width": "100%", "padding": "0"}):
+        RunBar(session)
+        Player(session)
+        with solara.Row(classes=["rapport-main"]):
+            Sidebar(session)
+            with solara.Column(gap="0px", classes=["rapport-content"]):
+                Charts(session)
+                JourneyPanel(session)
 
 
 page = Page

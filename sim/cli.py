@@ -6,6 +6,7 @@
 - ``rapport report DIR``: gather the complete runs under DIR into ``DIR/comparison/``
   (or re-render the report of one run folder).
 - ``rapport dashboard [args]``: the interactive dashboard (``sim.app``).
+- ``rapport sensitivity [key=value ...]``: Morris and Sobol indices over plausible ranges (``sim.sensitivity``).
 
 Hydra stays here: the model only sees plain values. Every combination of overrides is
 composed and checked before Hydra creates any folder, so a bad value stops the run with
@@ -29,6 +30,7 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig, OmegaConf
 
 from .analysis import summary_text
+from .events import check_writable
 from .experiment import quiet_mesa, run_experiment
 from .gathering import GatherCallback, find_complete_job, gather, report_problems
 from .limits import EnvironmentFault, check_output_dir, fault_line, loky_workers_die_with_parent
@@ -101,6 +103,7 @@ def hydra_main(cfg: DictConfig) -> float:
     config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
     try:
         spec = experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")), parallel_jobs)
+        events_dir = check_writable(staging / "events") if spec.events else None
     except ParameterError as err:
         if multirun:
             print(f"rapport: {job} failed: {err}", file=sys.stderr)
@@ -117,7 +120,7 @@ def hydra_main(cfg: DictConfig) -> float:
     started = time.time()
     report = cfg.report if cfg.report is not None else not multirun
     try:
-        results = run_experiment(spec, progress=not parallel_jobs)
+        results = run_experiment(spec, progress=not parallel_jobs, events_dir=events_dir)
         out = write_results(results, final, report=report, config_yaml=config_yaml, started=started,
                             staging=staging)
     except Exception as err:
@@ -233,6 +236,10 @@ def _command(argv: list[str]) -> int:
         return report_command(argv[1:])
     if argv and argv[0] == "dashboard":
         return dashboard_command(argv[1:])
+    if argv and argv[0] == "sensitivity":
+        from .sensitivity import main as sensitivity_main
+
+        return sensitivity_main(argv[1:])
     if argv and argv[0] in ("--version", "-V"):
         from . import __version__
 

@@ -23,11 +23,13 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing import get_context
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from .events import check_writable, partition, write_events
 from .limits import cores, worker_init
 from .results import MARKET_KEYS, Results
 from .schema import ExperimentSpec
@@ -43,12 +45,13 @@ def quiet_mesa() -> None:
 
 # --- one run ------------------------------------------------------------------------------
 def run_once(strategy: Any, params: dict, weeks: int, seed: int, keep_customers: bool,
-             threads: int | None = None, holdout: "bool | HoldoutRun" = True) -> dict:
+             threads: int | None = None, holdout: "bool | HoldoutRun" = True, events_to: Path | None = None) -> dict:
     """One run of one arm with its holdout: weekly metrics, value per tier, customers (optional).
 
     ``threads`` caps the compiled kernel's threads: when runs already go in parallel
     processes, more threads per process only oversubscribe the cores. ``holdout``: True
-    runs it in lockstep, a ``HoldoutRun`` (``run_holdout``) replays it.
+    runs it in lockstep, a ``HoldoutRun`` (``run_holdout``) replays it. ``events_to``: the
+    partition folder the run's event log (``sim.events``, holdout rows included) goes to.
     """
     quiet_mesa()
     if threads:
@@ -57,8 +60,11 @@ def run_once(strategy: Any, params: dict, weeks: int, seed: int, keep_customers:
 
     params = dict(params)
     customers = params.pop("customers")
-    m = RelationshipModel(customers=customers, strategy=strategy, rng=seed, holdout=holdout, journeys=0, **params)
+    m = RelationshipModel(customers=customers, strategy=strategy, rng=seed, holdout=holdout, journeys=0,
+                          events=events_to is not None, **params)
     m.run(weeks)
+    if events_to is not None:
+        _write_log(m, holdout, events_to)
     table = m.customers_table()
     held = m.holdout_net_value()  # same customers without contact: what each one adds
     table["incremental_value"] = table["net_value"] - held if held is not None else np.nan
@@ -70,7 +76,16 @@ def run_once(strategy: Any, params: dict, weeks: int, seed: int, keep_customers:
     return {"weekly": m.metrics(), "tiers": tiers, "customers": table if keep_customers else None}
 
 
-def run_holdout(params: dict, weeks: int, seed: int, threads: int | None = None) -> "HoldoutRun":
+def _write_log(m: Any, holdout: "bool | HoldoutRun", folder: Path) -> None:
+    """The run's event log, with the replayed holdout's rows, as ``folder/part-0.parquet``."""
+    table = m.event_log.table()
+    if not isinstance(holdout, bool) and holdout.events is not None:
+        table = pd.concat([table, holdout.events], ignore_index=True)
+    write_events(table, folder)
+
+
+def run_holdout(params: dict, weeks: int, seed: int, threads: int | None = None,
+                events: bool = False) -> "HoldoutRun":
     """The no-contact holdout of a market and seed, recorded for the arms to replay."""
     quiet_mesa()
     if threads:
@@ -78,7 +93,7 @@ def run_holdout(params: dict, weeks: int, seed: int, threads: int | None = None)
     from .model import record_holdout
 
     params = dict(params)
-    return record_holdout(params.pop("customers"), weeks, rng=seed, journeys=0, **params)
+    return record_holdout(params.pop("customers"), weeks, rng=seed, journeys=0, events=events, **params)
 
 
 def _set_threads(n: int) -> None:
@@ -117,8 +132,10 @@ def shared_markets(spec: ExperimentSpec) -> dict[int, int]:
     return {i: first[k] for i, k in enumerate(keys) if keys.count(k) > 1}
 
 
-def run_experiment(spec: ExperimentSpec, progress: bool = True) -> Results:
-    """Run every arm for every replication (in parallel processes when workers > 1)."""
+def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path | None = None) -> Results:
+    """Run every arm for every replication (in parallel processes when workers > 1); with
+    ``events_dir``, checked first, every run's event log goes there (``sim.events``)."""
+    events_dir = check_writable(events_dir) if events_dir is not None else None
     tasks = [(i, r) for r in range(spec.replications) for i in range(len(spec.arms))]
     market_of = shared_markets(spec)
     holdout_tasks = sorted({(market_of[i], r) for i, r in tasks if i in market_of}, key=lambda t: (t[1], t[0]))
@@ -134,10 +151,11 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True) -> Results:
     def arm_job(i: int, r: int) -> tuple:
         arm = spec.arms[i]
         holdout = holdouts[market_of[i], r] if i in market_of else True
-        return (run_once, arm.strategy, arm.params, spec.horizon_weeks, spec.seed + r, r == 0, threads, holdout)
+        log = partition(events_dir, arm.name, r) if events_dir is not None else None
+        return (run_once, arm.strategy, arm.params, spec.horizon_weeks, spec.seed + r, r == 0, threads, holdout, log)
 
     def holdout_job(g: int, r: int) -> tuple:
-        return (run_holdout, spec.arms[g].params, spec.horizon_weeks, spec.seed + r, threads)
+        return (run_holdout, spec.arms[g].params, spec.horizon_weeks, spec.seed + r, threads, events_dir is not None)
 
     # The bar is closed however the runs end, so that a message after it starts a line of its own.
     with tqdm(total=len(tasks), desc=f"{spec.name}: {len(spec.arms)} arms x {spec.replications} runs",

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 
 from .agents import CustomerView, Dealer, SampledCustomer
+from .events import EventLog
 from .market import build_market
 from .metrics import METRICS
-from .params import CHANNELS, CONTENTS, ParameterError, validate
-from .rules import E, Coefficients, Draws, step
+from .params import CHANNELS, ParameterError, validate
+from .rules import E, Coefficients, Draws, channel_of, content_of, step
 from .state import FIELDS, STAGES, TIERS
 from .strategies import compile_policy, load_strategy
 
@@ -33,16 +34,19 @@ class HoldoutRun:
     customers: int
     weeks: tuple[dict, ...]  # the rules' weekly counts and money (``model.last``) of each week
     net_value: np.ndarray  # per customer, margin minus cost at the end of the recorded weeks
+    events: pd.DataFrame | None = None  # the holdout's event log (``sim.events``), if recorded with events=True
 
 
-def record_holdout(customers: int, weeks: int, *, rng, journeys: int = 0, **params) -> HoldoutRun:
+def record_holdout(customers: int, weeks: int, *, rng, journeys: int = 0, events: bool = False,
+                   **params) -> HoldoutRun:
     """Simulate the no-contact holdout of a market alone, for ``weeks`` weeks."""
-    m = RelationshipModel(customers, NO_CONTACT, rng=rng, holdout=False, journeys=journeys, **params)
+    m = RelationshipModel(customers, NO_CONTACT, rng=rng, holdout=False, journeys=journeys, events=events, **params)
     recorded = []
     for _ in range(weeks):
         m.step()
         recorded.append(m.last)
-    return HoldoutRun(customers, tuple(recorded), m.pop.margin - m.pop.cost)
+    log = m.event_log.table().assign(holdout=True) if events else None
+    return HoldoutRun(customers, tuple(recorded), m.pop.margin - m.pop.cost, log)
 
 
 class RelationshipModel(mesa.Model):
@@ -59,6 +63,8 @@ class RelationshipModel(mesa.Model):
             are Mesa agents, recorded by the DataCollector).
         horizon: If given, ``running`` becomes false after this many weeks (for
             ``mesa.batch_run`` and Mesa's visualisation).
+        events: Keep the ground-truth event log of every customer (``sim.events``), read
+            with ``event_log.table()``; it only observes, and costs nothing when off.
         **params: Any parameter of ``sim.params.PARAMS``.
 
     Attributes:
@@ -71,7 +77,8 @@ class RelationshipModel(mesa.Model):
     """
 
     def __init__(self, customers: int = 5000, strategy="reciprocal_value", *, rng=None,
-                 holdout: bool | HoldoutRun = True, journeys: int = 20, horizon: int | None = None, **params):
+                 holdout: bool | HoldoutRun = True, journeys: int = 20, horizon: int | None = None,
+                 events: bool = False, **params):
         if not (rng is None or isinstance(rng, (Integral, np.random.Generator))) or isinstance(rng, bool):
             raise ParameterError(f"rng={rng!r}: expected a whole number seed, a numpy Generator or None")
         if isinstance(rng, Integral) and rng < 0:
@@ -84,6 +91,8 @@ class RelationshipModel(mesa.Model):
             raise ParameterError(f"horizon={horizon!r}: expected a whole number of weeks >= 0, or None")
         if isinstance(journeys, bool) or not isinstance(journeys, Integral) or journeys < 0:
             raise ParameterError(f"journeys={journeys!r}: expected a whole number >= 0")
+        if not isinstance(events, (bool, np.bool_)):
+            raise ParameterError(f"events={events!r}: expected true or false")
         self.params = validate({"customers": customers, **params})
         self.policy = load_strategy(strategy)
         super().__init__(rng=int(rng) if isinstance(rng, Integral) else rng)  # Mesa seeds `random` too: no numpy ints
@@ -113,6 +122,7 @@ class RelationshipModel(mesa.Model):
         self._collector = WeeklyCollector(self)  # collects even where a subclass shows another datacollector
         self.datacollector = self._collector
         self.running = horizon is None or horizon > 0
+        self.event_log = EventLog(self) if events else None
 
     # --- running -------------------------------------------------------------------
     def step(self) -> None:
@@ -142,6 +152,8 @@ class RelationshipModel(mesa.Model):
         self.rival.book(w["rival_sales"], w["rival_service_visits"], w["rival_revenue"],
                         w["rival_contacts"] * self.params["rival_cost_per_contact"])
         self._record_journeys(old_stages)
+        if self.event_log is not None:
+            self.event_log.after(self)
         self._rows.append([self.week] + [metric.compute(self, w) for metric in METRICS])
         self._collector.collect(self)
         if self.horizon is not None and self.week >= self.horizon:
@@ -190,7 +202,7 @@ class RelationshipModel(mesa.Model):
             e, events, week = int(self.events[i]), self.journeys[int(i)], self.week
             if e & E.contacted:
                 fit = "relevant" if e & E.relevant else "irrelevant"
-                events.append((week, f"received {CONTENTS[e & 3]} by {CHANNELS[(e >> 2) & 3]} ({fit})"))
+                events.append((week, f"received {content_of(e)} by {channel_of(e)} ({fit})"))
             for bit, text in JOURNEY_TEXT:
                 if e & bit:
                     events.append((week, text))

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from omegaconf import OmegaConf
 
+from .events import check_writable
 from .params import BELOW, PARAMS, ParameterError
 from .schema import GROUPS, LIMITS, BehaviourConfig, EconomicsConfig, MarketConfig, RapportConfig, experiment_spec, run_name
 
@@ -141,7 +142,10 @@ def preflight(argv: list[str], config_dir: Path) -> None:
 def _check(cfg: Any) -> Any:
     """The full check of one composed config (as a run would do it); returns its spec."""
     choices = cfg.hydra.runtime.choices
-    return experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")))
+    spec = experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")))
+    if spec.events:  # the event log goes into the run's folder: fail now, not after the run
+        check_writable(Path(str(cfg.results_dir)), create=False)
+    return spec
 
 
 def _check_sweep(parsed: list[Swept], groups: set[str], compose: Any) -> None:

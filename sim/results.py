@@ -2,7 +2,8 @@
 
 A results folder holds ``weekly.parquet``, ``tiers.parquet``, ``customers.parquet``
 (optional), ``summary.csv``, ``differences.csv``, ``meta.json`` (the experiment described,
-the code and command that ran it), optionally ``config.yaml`` and ``report.html``, and a
+the code and command that ran it), optionally ``config.yaml``, ``report.html`` and
+``events/`` (the event log, ``sim.events``, with ``events=true``), and a
 ``COMPLETE`` marker written last (see ``sim.writing``). A folder without the marker, or
 still named ``*.incomplete``, was interrupted or is still being written.
 """

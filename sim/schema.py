@@ -87,6 +87,7 @@ class RapportConfig:
     results_dir: str = "results"
     report: Optional[bool] = None  # HTML report; None = yes for a single run, no for multirun jobs
     optimized_metric: str = "profit"  # what a run returns to a sweeper: an outcome of sim.metrics.OUTCOMES
+    events: bool = False  # write the ground-truth event log of every run (sim.events) into events/
 
 
 def run_name(experiment, strategy) -> str:
@@ -135,6 +136,7 @@ class ExperimentSpec:
     workers: int  # worker processes: at most the cores and the runs, and what fits in memory
     params: dict  # the market's parameters shared by all arms (before arm overrides)
     optimized_metric: str = "profit"  # the outcome a run returns (see ``Results.objective``)
+    events: bool = False  # write every run's event log (``sim.events``)
 
     @property
     def seeds(self) -> list[int]:
@@ -257,7 +259,14 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
     if metric not in allowed:
         raise ParameterError(f"optimized_metric={metric!r}: unknown, allowed are {', '.join(allowed)}")
     return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, comparisons, horizon, seed, reps,
-                          workers, base, metric)
+                          workers, base, metric, _flag(cfg, "events"))
+
+
+def _flag(cfg: Any, key: str) -> bool:
+    value = cfg.get(key, False)
+    if not isinstance(value, bool):
+        raise ParameterError(f"{key}={value!r}: expected true or false")
+    return value
 
 
 def _strategy_label(strategy: Any) -> str:

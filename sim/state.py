@@ -26,6 +26,9 @@ class Stage(IntEnum):
     LAPSED = 5  # was our owner, defected or bought from the rival
 
 
+CHANNELS = ("email", "mail", "phone", "event")  # how we reach a customer (Policy.channel indexes it)
+CONTENTS = ("sales_offer", "value_content", "service_reminder", "event_invite")  # what a contact carries
+
 STAGES = tuple(s.name.lower() for s in Stage)
 TIERS = ("light", "heavy")
 
