@@ -124,24 +124,31 @@ def hydra_main(cfg: DictConfig) -> float:
         out = write_results(results, final, report=report, config_yaml=config_yaml, started=started,
                             staging=staging)
     except Exception as err:
-        _clear(staging)
-        if isinstance(err, OSError):
-            line = fault_line(err, f"could not write the results in {staging}")
-        elif multirun:
-            line = f"{type(err).__name__}: {err}".splitlines()[0]
-        else:
-            raise  # a bug: its traceback helps
-        if multirun:
-            print(f"rapport: {job} failed: {line}", file=sys.stderr)
-            return math.nan
-        print(f"rapport: error: {line}", file=sys.stderr)
-        sys.exit(1)
+        return _failed(err, staging, job)
     if not multirun:
         print(summary_text(results))
         print(f"\nResults: {out}")
         if report:
             print(f"Report:  {out / 'report.html'}")
     return results.objective(spec.optimized_metric)
+
+
+def _failed(err: Exception, staging: Path, job: str) -> float:
+    """A run that failed: its partial files removed, one line; a sweep job returns NaN and
+    the sweep goes on, a single run exits with 1. An unexpected error in a single run is a
+    bug: it is raised again, with its traceback."""
+    _clear(staging)
+    if isinstance(err, OSError):
+        line = fault_line(err, f"could not write the results in {staging}")
+    elif job:
+        line = f"{type(err).__name__}: {err}".splitlines()[0]
+    else:
+        raise err
+    if job:
+        print(f"rapport: {job} failed: {line}", file=sys.stderr)
+        return math.nan
+    print(f"rapport: error: {line}", file=sys.stderr)
+    sys.exit(1)
 
 
 def _clear(staging: Path) -> None:

@@ -138,19 +138,7 @@ def gather(folder: Path) -> Path:
             and not is_complete(folder):
         raise ParameterError(f"{folder}: incomplete results (no {MARKER} marker): the run was interrupted or "
                              f"is still running")
-    single = is_complete(folder) and not any(is_complete(p) for p in folder.iterdir() if p.is_dir())
-    if single:
-        runs = [folder]  # a single run: rebuild its comparison from its own tables
-    else:
-        runs = sorted((p for p in folder.iterdir() if p.is_dir() and p.name != COMPARISON and is_complete(p)),
-                      key=lambda p: (len(p.name), p.name))
-    jobs, problems = [], []
-    for p in runs:
-        try:
-            jobs.append((p, load(p), _overrides(p)))
-        except ParameterError as err:
-            problems.append(f"{p.name}: {str(err).removeprefix(f'{p}: ')}, skipped")
-    problems += [] if single else sweep_state(folder, runs)  # damaged runs are named above, not again
+    jobs, problems = _runs(folder)
     if not jobs:
         raise ParameterError(f"{folder}: no complete results to gather"
                              + (f" ({'; '.join(problems)})" if problems else ""))
@@ -205,13 +193,7 @@ def gather(folder: Path) -> Path:
     comparisons = unique
     weeks = max(r.horizon_weeks for _, r, _ in jobs)
     seeds = sorted({int(s) for w in weekly for s in w["seed"].unique()})
-    skipped = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.endswith(INCOMPLETE))
-    notes = [f"Gathered from {len(jobs)} complete run folder(s) in {folder}"
-             + (f"; skipped incomplete: {', '.join(skipped)}" if skipped else "") + "."]
-    if problems:
-        notes.insert(0, f"PARTIAL comparison: {len(problems)} job(s) of the sweep are not in it: "
-                        + "; ".join(problems) + ". Run the same sweep with hydra.sweep.dir=" + str(folder)
-                        + " to complete it (finished jobs are not run again).")
+    notes = _notes(folder, len(jobs), problems)
     if varying:
         notes.append("Arms differ by: " + ", ".join(varying) + ".")
     title = (first.name if len(jobs) == 1 else f"comparison of {len(jobs)} runs") + (" (partial)" if problems else "")
@@ -225,6 +207,37 @@ def gather(folder: Path) -> Path:
     return write_results(res, folder / COMPARISON, started=time.time(), replace=True,
                          extra_meta={"gathered_from": [p.name for p, _, _ in jobs], "partial": bool(problems),
                                      "problems": problems})
+
+
+def _runs(folder: Path) -> tuple[list[tuple[Path, Results, dict]], list[str]]:
+    """The complete runs under ``folder`` that read back (folder, results, overrides), and
+    one line per job that is damaged, missing or incomplete."""
+    single = is_complete(folder) and not any(is_complete(p) for p in folder.iterdir() if p.is_dir())
+    if single:
+        runs = [folder]  # a single run: rebuild its comparison from its own tables
+    else:
+        runs = sorted((p for p in folder.iterdir() if p.is_dir() and p.name != COMPARISON and is_complete(p)),
+                      key=lambda p: (len(p.name), p.name))
+    jobs, problems = [], []
+    for p in runs:
+        try:
+            jobs.append((p, load(p), _overrides(p)))
+        except ParameterError as err:
+            problems.append(f"{p.name}: {str(err).removeprefix(f'{p}: ')}, skipped")
+    problems += [] if single else sweep_state(folder, runs)  # damaged runs are named above, not again
+    return jobs, problems
+
+
+def _notes(folder: Path, gathered: int, problems: list[str]) -> list[str]:
+    """The comparison's notes on where it comes from, and what it lacks (then it is partial)."""
+    skipped = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.endswith(INCOMPLETE))
+    notes = [f"Gathered from {gathered} complete run folder(s) in {folder}"
+             + (f"; skipped incomplete: {', '.join(skipped)}" if skipped else "") + "."]
+    if problems:
+        notes.insert(0, f"PARTIAL comparison: {len(problems)} job(s) of the sweep are not in it: "
+                        + "; ".join(problems) + f". Run the same sweep with hydra.sweep.dir={folder} "
+                        "to complete it (finished jobs are not run again).")
+    return notes
 
 
 def problems_of(comparison: Path) -> list[str]:

@@ -223,20 +223,7 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
         raw_arms = exp.get("arms") or []
     if not raw_arms:
         raise ParameterError("experiment.arms=[]: expected at least one arm (or pick one with strategy=NAME)")
-    arms = []
-    for i, raw in enumerate(raw_arms):
-        where = f"experiment.arms[{i}]"
-        if not isinstance(raw, dict) or "strategy" not in raw or raw["strategy"] is None:
-            raise ParameterError(f"{where}={raw!r}: expected a mapping with name, strategy and optional params")
-        try:
-            policy = load_strategy(raw["strategy"])
-        except ParameterError as err:
-            raise ParameterError(f"{where}.{err}") from None
-        overrides = raw.get("params") or {}
-        params = _check_params({**shared, **overrides}, f"{where}.params" if overrides else "")
-        arm_name = str(raw.get("name") or policy.name)
-        arms.append(Arm(arm_name, raw["strategy"], policy.name, raw.get("description") or policy.description,
-                        params))
+    arms = [_arm(raw, f"experiment.arms[{i}]", shared) for i, raw in enumerate(raw_arms)]
     names = [a.name for a in arms]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -260,6 +247,20 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
         raise ParameterError(f"optimized_metric={metric!r}: unknown, allowed are {', '.join(allowed)}")
     return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, comparisons, horizon, seed, reps,
                           workers, base, metric, _flag(cfg, "events"))
+
+
+def _arm(raw: Any, where: str, shared: dict) -> Arm:
+    """One checked arm: its strategy compiled, its parameters (shared, then its own) validated."""
+    if not isinstance(raw, dict) or "strategy" not in raw or raw["strategy"] is None:
+        raise ParameterError(f"{where}={raw!r}: expected a mapping with name, strategy and optional params")
+    try:
+        policy = load_strategy(raw["strategy"])
+    except ParameterError as err:
+        raise ParameterError(f"{where}.{err}") from None
+    overrides = raw.get("params") or {}
+    params = _check_params({**shared, **overrides}, f"{where}.params" if overrides else "")
+    return Arm(str(raw.get("name") or policy.name), raw["strategy"], policy.name,
+               raw.get("description") or policy.description, params)
 
 
 def _flag(cfg: Any, key: str) -> bool:
