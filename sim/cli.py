@@ -16,6 +16,7 @@ one line (no traceback) and writes nothing.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sys
@@ -31,8 +32,9 @@ from omegaconf import DictConfig, OmegaConf
 from .analysis import summary_text
 from .events import check_writable
 from .experiment import quiet_mesa, run_experiment
-from .gathering import gather
-from .results import INCOMPLETE, is_complete, load
+from .gathering import GatherCallback, find_complete_job, gather, report_problems
+from .limits import EnvironmentFault, check_output_dir, fault_line, loky_workers_die_with_parent
+from .results import TOKEN, final_path, is_complete, load
 from .writing import COMMAND_ENV, write_results
 from .params import ParameterError
 from .preflight import hydra_arguments, one_line, preflight
@@ -56,10 +58,22 @@ class UserConfigsFirst(SearchPathPlugin):
             search_path.prepend("rapport-user", f"file://{folder}", anchor=SearchPathQuery(provider="main"))
 
 
-def _setup(argv: list[str] | None = None) -> None:
-    register()
+def _resolvers() -> None:
+    """The resolvers config.yaml uses; registered on import, so that a launcher's worker
+    processes (joblib's), which import this module, know them too."""
     if not OmegaConf.has_resolver("rapport_name"):
         OmegaConf.register_new_resolver("rapport_name", run_name)
+    if not OmegaConf.has_resolver("rapport_token"):
+        OmegaConf.register_new_resolver("rapport_token", lambda: TOKEN, use_cache=True)
+
+
+_resolvers()
+
+
+def _setup(argv: list[str] | None = None) -> None:
+    register()
+    _resolvers()
+    loky_workers_die_with_parent()  # the joblib launcher's workers end with the sweep
     config_dir = hydra_arguments(argv or []).config_dir
     USER_CONFIG_DIRS[:] = [str(Path(config_dir).resolve())] if config_dir else []
     if UserConfigsFirst not in Plugins.instance().discover(SearchPathPlugin):
@@ -71,7 +85,9 @@ def hydra_main(cfg: DictConfig) -> float:
     """Hydra's task: check the config, run the experiment, write its results folder.
 
     Returns the run's objective (``optimized_metric``, see ``Results.objective``), a float
-    for sweepers such as Optuna."""
+    for sweepers such as Optuna. A sweep job that is already complete in the sweep folder
+    is not run again; a job that fails says so in one line and returns NaN, and the sweep
+    goes on (the gathering names it)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -81,28 +97,68 @@ def hydra_main(cfg: DictConfig) -> float:
     # Hydra's basic launcher runs jobs one after another: each may use every core.
     parallel_jobs = multirun and "BasicLauncher" not in str(OmegaConf.select(hc, "launcher._target_", default=""))
     staging = Path(hc.runtime.output_dir)
-    final = staging.with_name(staging.name.removesuffix(INCOMPLETE))
+    final = final_path(staging)
     choices = hc.runtime.choices
+    job = f"job {hc.job.num} ({' '.join(hc.overrides.task)})" if multirun else ""
+    config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
     try:
         spec = experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")), parallel_jobs)
         events_dir = check_writable(staging / "events") if spec.events else None
     except ParameterError as err:
         if multirun:
-            raise
+            print(f"rapport: {job} failed: {err}", file=sys.stderr)
+            return math.nan
         _discard(staging, Path(str(cfg.results_dir)))
         print(f"rapport: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(1 if isinstance(err, EnvironmentFault) else 2)
+    if multirun:
+        done = find_complete_job(staging.parent, list(hc.overrides.task), config_yaml)
+        if done is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            print(f"rapport: {job} already complete in {done}, not run again", file=sys.stderr)
+            return load(done).objective(spec.optimized_metric)
     started = time.time()
-    results = run_experiment(spec, progress=not parallel_jobs, events_dir=events_dir)
     report = cfg.report if cfg.report is not None else not multirun
-    out = write_results(results, final, report=report, config_yaml=OmegaConf.to_yaml(cfg, resolve=True),
-                        started=started, staging=staging)
+    try:
+        results = run_experiment(spec, progress=not parallel_jobs, events_dir=events_dir)
+        out = write_results(results, final, report=report, config_yaml=config_yaml, started=started,
+                            staging=staging)
+    except Exception as err:
+        return _failed(err, staging, job)
     if not multirun:
         print(summary_text(results))
         print(f"\nResults: {out}")
         if report:
             print(f"Report:  {out / 'report.html'}")
     return results.objective(spec.optimized_metric)
+
+
+def _failed(err: Exception, staging: Path, job: str) -> float:
+    """A run that failed: its partial files removed, one line; a sweep job returns NaN and
+    the sweep goes on, a single run exits with 1. An unexpected error in a single run is a
+    bug: it is raised again, with its traceback."""
+    _clear(staging)
+    if isinstance(err, OSError):
+        line = fault_line(err, f"could not write the results in {staging}")
+    elif job:
+        line = f"{type(err).__name__}: {err}".splitlines()[0]
+    else:
+        raise err
+    if job:
+        print(f"rapport: {job} failed: {line}", file=sys.stderr)
+        return math.nan
+    print(f"rapport: error: {line}", file=sys.stderr)
+    sys.exit(1)
+
+
+def _clear(staging: Path) -> None:
+    """Remove what a failed run wrote into its staging folder, except Hydra's record of the
+    job (``.hydra``), which names it as failed; the folder stays ``.incomplete``."""
+    if not staging.is_dir():
+        return
+    for p in staging.iterdir():
+        if p.name != ".hydra":
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
 def _discard(staging: Path, root: Path) -> None:
@@ -141,8 +197,12 @@ def report_command(argv: list[str]) -> int:
     except ParameterError as err:
         print(f"rapport: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        print(f"rapport: error: {fault_line(err, f'could not write the report in {folder}')}", file=sys.stderr)
+        return 1
     print(summary_text(results))
     print(f"\nResults: {target}\nReport:  {target / 'report.html'}")
+    report_problems(target)
     return 0
 
 
@@ -165,8 +225,20 @@ def dashboard_command(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``rapport`` console script."""
+    """Entry point of the ``rapport`` console script.
+
+    Exit codes: 0 done; 2 bad input (one line naming the field or file); 1 the machine
+    stopped it (memory, a folder that cannot be written, a full disk), Ctrl-C, or a sweep
+    with jobs that failed."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _command(argv)
+    except KeyboardInterrupt:
+        print("rapport: interrupted; unfinished results stay in folders named *.incomplete", file=sys.stderr)
+        return 1
+
+
+def _command(argv: list[str]) -> int:
     if argv and argv[0] == "report":
         return report_command(argv[1:])
     if argv and argv[0] == "dashboard":
@@ -183,19 +255,25 @@ def main(argv: list[str] | None = None) -> int:
     _setup(argv)
     try:
         preflight(argv, CONFIG_DIR)
+        for key, _, value in (o.partition("=") for o in argv):
+            if key in ("hydra.run.dir", "hydra.sweep.dir"):  # folders given to Hydra itself
+                check_output_dir(value, key)
     except ParameterError as err:
         print(f"rapport: error: {err}", file=sys.stderr)
-        return 2
+        return 1 if isinstance(err, EnvironmentFault) else 2
     # Jobs record the user's command in meta.json, also where a launcher runs them in workers.
     program = Path(sys.argv[0] or "rapport").name
     before = os.environ.get(COMMAND_ENV)
     os.environ[COMMAND_ENV] = json.dumps(["rapport" if program == "__main__.py" else program] + argv)
     sys.argv = [sys.argv[0] or "rapport"] + argv  # Hydra reads its arguments from sys.argv
+    GatherCallback.problems = None
     try:
         hydra_main()
+    except SystemExit as stop:  # a run's one-line error (and Hydra's own) end it this way
+        return stop.code if isinstance(stop.code, int) else 1
     finally:
         if before is None:
             os.environ.pop(COMMAND_ENV, None)
         else:
             os.environ[COMMAND_ENV] = before
-    return 0
+    return 1 if GatherCallback.problems else 0

@@ -16,9 +16,12 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .events import check_writable, partition, write_events
+from .limits import cores, worker_init
 from .results import MARKET_KEYS, Results
 from .schema import ExperimentSpec
 
@@ -109,11 +113,13 @@ SMALL_WORK = 20_000_000
 
 
 def _workers(requested: int, tasks: int, work: float = math.inf) -> int:
+    """Processes for ``tasks`` runs: as requested (0 = one per core, or 1 for little work),
+    never more than the cores or the runs."""
     if requested:
-        return max(1, min(requested, tasks))
+        return max(1, min(requested, cores(), tasks))
     if work < SMALL_WORK:
         return 1
-    return max(1, min(os.cpu_count() or 1, tasks))
+    return max(1, min(cores(), tasks))
 
 
 def shared_markets(spec: ExperimentSpec) -> dict[int, int]:
@@ -142,9 +148,6 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
     holdouts: dict[tuple[int, int], Any] = {}  # (market's first arm, replication) -> HoldoutRun
     from tqdm import tqdm
 
-    bar = tqdm(total=len(tasks), desc=f"{spec.name}: {len(spec.arms)} arms x {spec.replications} runs",
-               unit="run", disable=not progress, mininterval=0.5, file=sys.stderr)
-
     def arm_job(i: int, r: int) -> tuple:
         arm = spec.arms[i]
         holdout = holdouts[market_of[i], r] if i in market_of else True
@@ -154,40 +157,22 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
     def holdout_job(g: int, r: int) -> tuple:
         return (run_holdout, spec.arms[g].params, spec.horizon_weeks, spec.seed + r, threads, events_dir is not None)
 
-    if workers > 1:
-        # spawn: the parent may hold threads (tqdm, the kernel's thread pool); forking those is unsafe.
-        try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                running = {pool.submit(*holdout_job(*t)): ("holdout", t) for t in holdout_tasks}
-                running |= {pool.submit(*arm_job(*t)): ("arm", t) for t in tasks if t[0] not in market_of}
-                while running:
-                    finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        kind, t = running.pop(fut)
-                        if kind == "holdout":  # its arms can start
-                            holdouts[t] = fut.result()
-                            running |= {pool.submit(*arm_job(i, t[1])): ("arm", (i, t[1]))
-                                        for i, g in market_of.items() if g == t[0]}
-                        else:
-                            out[t] = fut.result()
-                            bar.update()
-        except BrokenProcessPool:
-            # A worker could not start, e.g. a script without `if __name__ == "__main__":`
-            # or code read from stdin: the runs left are done here, one after another.
-            print(f"rapport: worker processes could not start; running the {len(tasks) - len(out)} runs left "
-                  f"in this process (set workers=1 to skip trying)", file=sys.stderr)
-    for i, r in tasks:
-        if (i, r) in out:
-            continue
-        if i in market_of and (market_of[i], r) not in holdouts:
-            func, *args = holdout_job(market_of[i], r)
-            holdouts[market_of[i], r] = func(*args)
-        func, *args = arm_job(i, r)
-        out[i, r] = func(*args)
-        bar.update()
-        if i in market_of and all((j, r) in out for j, g in market_of.items() if g == market_of[i]):
-            del holdouts[market_of[i], r]  # every arm of this market replayed it
-    bar.close()
+    # The bar is closed however the runs end, so that a message after it starts a line of its own.
+    with tqdm(total=len(tasks), desc=f"{spec.name}: {len(spec.arms)} arms x {spec.replications} runs",
+              unit="run", disable=not progress, mininterval=0.5, file=sys.stderr) as bar:
+        if workers > 1:
+            _run_in_workers(tasks, holdout_tasks, market_of, arm_job, holdout_job, workers, out, holdouts, bar)
+        for i, r in tasks:
+            if (i, r) in out:
+                continue
+            if i in market_of and (market_of[i], r) not in holdouts:
+                func, *args = holdout_job(market_of[i], r)
+                holdouts[market_of[i], r] = func(*args)
+            func, *args = arm_job(i, r)
+            out[i, r] = func(*args)
+            bar.update()
+            if i in market_of and all((j, r) in out for j, g in market_of.items() if g == market_of[i]):
+                del holdouts[market_of[i], r]  # every arm of this market replayed it
 
     weekly, tiers, customers = [], [], []
     for (i, r), res in sorted(out.items(), key=lambda kv: (kv[0][1], kv[0][0])):
@@ -205,6 +190,66 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
                    _lead(pd.concat(tiers, ignore_index=True), lead),
                    _lead(pd.concat(customers, ignore_index=True), lead) if customers else None,
                    comparisons=list(spec.comparisons)).analyse()
+
+
+def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: Any, holdout_job: Any,
+                    workers: int, out: dict, holdouts: dict, bar: Any) -> None:
+    """Run the holdouts and arms in ``workers`` processes, filling ``out`` and ``holdouts``;
+    the runs left (if the workers could not start) are the caller's."""
+    # spawn: the parent may hold threads (tqdm, the kernel's thread pool); forking those is unsafe.
+    # Workers end with the parent, even when it is killed, and leave Ctrl-C to it (worker_init).
+    try:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                   initializer=worker_init, initargs=(os.getpid(),))
+        try:
+            with _ctrl_c_to_parent_only():
+                running = {pool.submit(*holdout_job(*t)): ("holdout", t) for t in holdout_tasks}
+                running |= {pool.submit(*arm_job(*t)): ("arm", t) for t in tasks if t[0] not in market_of}
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    kind, t = running.pop(fut)
+                    if kind == "holdout":  # its arms can start
+                        holdouts[t] = fut.result()
+                        with _ctrl_c_to_parent_only():
+                            running |= {pool.submit(*arm_job(i, t[1])): ("arm", (i, t[1]))
+                                        for i, g in market_of.items() if g == t[0]}
+                    else:
+                        out[t] = fut.result()
+                        bar.update()
+        except BaseException:  # Ctrl-C, a failed run: stop the other runs now rather than wait for them
+            _stop(pool)
+            raise
+        pool.shutdown()
+    except BrokenProcessPool:
+        # A worker could not start, e.g. a script without `if __name__ == "__main__":`
+        # or code read from stdin: the runs left are done here, one after another.
+        print(f"rapport: worker processes could not start; running the {len(tasks) - len(out)} runs left "
+              f"in this process (set workers=1 to skip trying)", file=sys.stderr)
+
+
+@contextmanager
+def _ctrl_c_to_parent_only():
+    """Ignore Ctrl-C while worker processes start, so that they start ignoring it (an ignored
+    signal stays ignored in a child) instead of dying with a traceback mid-import."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel the runs not started and end the worker processes of ``pool`` without waiting."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        p.terminate()
+    for p in processes:
+        p.join(5)
 
 
 def _lead(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:

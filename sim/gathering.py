@@ -4,6 +4,7 @@ one comparison, written to ``<folder>/comparison/``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import time
@@ -16,19 +17,91 @@ import yaml
 from .analysis import summary_text
 from .params import ParameterError
 from .results import COMPARISON, INCOMPLETE, MARKER, Results, is_complete, load
+from .limits import fault_line
 from .writing import write_results
+
+
+def recorded_overrides(folder: Path) -> list[str] | None:
+    """The command-line overrides Hydra recorded for a job, or None (no record, or unreadable)."""
+    try:
+        data = yaml.safe_load((folder / ".hydra" / "overrides.yaml").read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    return [str(x) for x in data] if isinstance(data, list) else None
 
 
 def _overrides(folder: Path) -> dict:
     """The command-line overrides Hydra recorded for a job (key -> value), if any."""
-    path = folder / ".hydra" / "overrides.yaml"
-    if not path.is_file():
-        return {}
     out = {}
-    for item in yaml.safe_load(path.read_text()) or []:
-        key, _, value = str(item).partition("=")
+    for item in recorded_overrides(folder) or []:
+        key, _, value = item.partition("=")
         out[key.lstrip("+~")] = value
     return out
+
+
+def find_complete_job(sweep: Path, overrides: list[str], config_yaml: str) -> Path | None:
+    """A complete job folder of ``sweep`` made by the same overrides and the same resolved
+    config (so the same results), that reads back: a rerun of the sweep need not run it again."""
+    for p in sorted(sweep.iterdir()) if sweep.is_dir() else []:
+        if p.is_dir() and is_complete(p) and sorted(recorded_overrides(p) or [None]) == sorted(overrides):
+            try:
+                if (p / "config.yaml").read_text() == config_yaml:
+                    load(p)
+                    return p
+            except (OSError, ParameterError):
+                continue
+    return None
+
+
+def expected_jobs(folder: Path) -> list[list[str]] | None:
+    """The override lists of every job of the sweep recorded in ``folder/multirun.yaml``
+    (Hydra's basic sweeper: the product of the swept values), or None if unknown."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        cfg = yaml.safe_load((folder / "multirun.yaml").read_text()) or {}
+        hydra_cfg = cfg.get("hydra") or {}
+        sweeper = hydra_cfg.get("sweeper") or {}
+        if "BasicSweeper" not in str(sweeper.get("_target_", "")):
+            return None
+        given = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
+        given += [str(o) for o in (hydra_cfg.get("overrides") or {}).get("task") or []]
+        values: dict[str, list[str]] = {}
+        for o in OverridesParser.create().parse_overrides(given):
+            key = o.get_key_element()
+            if not o.is_sweep_override():
+                values[key] = [f"{key}={o.get_value_element_as_str()}"]
+            elif o.is_discrete_sweep() and o.value_type.name != "GLOB_CHOICE_SWEEP":
+                values[key] = [f"{key}={v}" for v in o.sweep_string_iterator()]
+            else:
+                return None
+    except Exception:  # no record, or one this check cannot read: only the folders found are listed
+        return None
+    return [list(combo) for combo in itertools.product(*values.values())]
+
+
+def sweep_state(folder: Path, runs: list[Path]) -> list[str]:
+    """What is wrong with a sweep folder besides damaged runs: each job of multirun.yaml with
+    no complete folder among ``runs``, as one line (missing, or incomplete: failed, interrupted
+    or running)."""
+    done = {tuple(sorted(recorded_overrides(p) or [])) for p in runs}
+    started = {}
+    for p in folder.iterdir():
+        if p.is_dir() and p.name.endswith(INCOMPLETE):
+            started.setdefault(tuple(sorted(recorded_overrides(p) or [p.name])), p.name)
+    problems = []
+    expected = expected_jobs(folder)
+    if expected is None:  # unknown sweep: name the folders that did not finish
+        return [f"{name}: incomplete (failed, interrupted or still running)"
+                for key, name in sorted(started.items(), key=lambda kv: kv[1]) if key not in done]
+    for num, combo in enumerate(expected):
+        key = tuple(sorted(combo))
+        if key in done:
+            continue
+        what = f"incomplete in {started[key]} (failed, interrupted or still running)" if key in started \
+            else "missing (never ran)"
+        problems.append(f"job {num} ({' '.join(combo)}): {what}")
+    return problems
 
 
 # Overrides that do not make a different arm: they only change where or how fast it runs.
@@ -65,15 +138,10 @@ def gather(folder: Path) -> Path:
             and not is_complete(folder):
         raise ParameterError(f"{folder}: incomplete results (no {MARKER} marker): the run was interrupted or "
                              f"is still running")
-    if is_complete(folder) and not any(is_complete(p) for p in folder.iterdir() if p.is_dir()):
-        runs = [folder]  # a single run: rebuild its comparison from its own tables
-    else:
-        runs = sorted((p for p in folder.iterdir() if p.is_dir() and p.name != COMPARISON and is_complete(p)),
-                      key=lambda p: (len(p.name), p.name))
-    skipped = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.endswith(INCOMPLETE))
-    if not runs:
-        raise ParameterError(f"{folder}: no complete results to gather (incomplete: {', '.join(skipped) or 'none'})")
-    jobs = [(p, load(p), _overrides(p)) for p in runs]
+    jobs, problems = _runs(folder)
+    if not jobs:
+        raise ParameterError(f"{folder}: no complete results to gather"
+                             + (f" ({'; '.join(problems)})" if problems else ""))
     keys = sorted({k for _, _, o in jobs for k in o})
     varying = [k for k in keys if not k.startswith("hydra") and k not in NOT_ARM_KEYS
                and len({o.get(k) for _, _, o in jobs}) > 1]
@@ -125,11 +193,10 @@ def gather(folder: Path) -> Path:
     comparisons = unique
     weeks = max(r.horizon_weeks for _, r, _ in jobs)
     seeds = sorted({int(s) for w in weekly for s in w["seed"].unique()})
-    notes = [f"Gathered from {len(jobs)} complete run folder(s) in {folder}"
-             + (f"; skipped incomplete: {', '.join(skipped)}" if skipped else "") + "."]
+    notes = _notes(folder, len(jobs), problems)
     if varying:
         notes.append("Arms differ by: " + ", ".join(varying) + ".")
-    title = first.name if len(jobs) == 1 else f"comparison of {len(jobs)} runs"
+    title = (first.name if len(jobs) == 1 else f"comparison of {len(jobs)} runs") + (" (partial)" if problems else "")
     question = first.question if len({r.question for _, r, _ in jobs}) == 1 else "How do these configurations compare?"
     market = first.market if len({json.dumps(r.market, default=str) for _, r, _ in jobs}) == 1 else {}
     res = Results(title, question, list(arms.values()), baseline, weeks, seeds, market,
@@ -138,11 +205,53 @@ def gather(folder: Path) -> Path:
                   pd.concat(customers, ignore_index=True) if customers else None, notes=notes,
                   comparisons=comparisons).analyse()
     return write_results(res, folder / COMPARISON, started=time.time(), replace=True,
-                         extra_meta={"gathered_from": [p.name for p, _, _ in jobs]})
+                         extra_meta={"gathered_from": [p.name for p, _, _ in jobs], "partial": bool(problems),
+                                     "problems": problems})
+
+
+def _runs(folder: Path) -> tuple[list[tuple[Path, Results, dict]], list[str]]:
+    """The complete runs under ``folder`` that read back (folder, results, overrides), and
+    one line per job that is damaged, missing or incomplete."""
+    single = is_complete(folder) and not any(is_complete(p) for p in folder.iterdir() if p.is_dir())
+    if single:
+        runs = [folder]  # a single run: rebuild its comparison from its own tables
+    else:
+        runs = sorted((p for p in folder.iterdir() if p.is_dir() and p.name != COMPARISON and is_complete(p)),
+                      key=lambda p: (len(p.name), p.name))
+    jobs, problems = [], []
+    for p in runs:
+        try:
+            jobs.append((p, load(p), _overrides(p)))
+        except ParameterError as err:
+            problems.append(f"{p.name}: {str(err).removeprefix(f'{p}: ')}, skipped")
+    problems += [] if single else sweep_state(folder, runs)  # damaged runs are named above, not again
+    return jobs, problems
+
+
+def _notes(folder: Path, gathered: int, problems: list[str]) -> list[str]:
+    """The comparison's notes on where it comes from, and what it lacks (then it is partial)."""
+    skipped = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.endswith(INCOMPLETE))
+    notes = [f"Gathered from {gathered} complete run folder(s) in {folder}"
+             + (f"; skipped incomplete: {', '.join(skipped)}" if skipped else "") + "."]
+    if problems:
+        notes.insert(0, f"PARTIAL comparison: {len(problems)} job(s) of the sweep are not in it: "
+                        + "; ".join(problems) + f". Run the same sweep with hydra.sweep.dir={folder} "
+                        "to complete it (finished jobs are not run again).")
+    return notes
+
+
+def problems_of(comparison: Path) -> list[str]:
+    """The jobs a written comparison lacks (missing, failed, damaged), from its meta.json."""
+    try:
+        return list(json.loads((comparison / "meta.json").read_text()).get("problems", []))
+    except (OSError, ValueError):
+        return []
 
 
 class GatherCallback:
     """Hydra callback: at the end of a multirun, gather its jobs into one comparison."""
+
+    problems: list[str] | None = None  # after a sweep: what its comparison lacks (the command then exits 1)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         folder = Path(str(config.hydra.sweep.dir))
@@ -150,10 +259,16 @@ class GatherCallback:
             target = gather(folder)
         except ParameterError as err:
             print(f"rapport: could not gather {folder}: {err}", file=sys.stderr)
+            GatherCallback.problems = [str(err)]
+            return
+        except OSError as err:
+            print(f"rapport: error: {fault_line(err, f'could not write the comparison in {folder}')}", file=sys.stderr)
+            GatherCallback.problems = [str(err)]
             return
         res = load(target)
         print(summary_text(res))
         print(f"Comparison of the sweep: {target / 'report.html'}")
+        GatherCallback.problems = report_problems(target)
 
     # Hydra calls these too; nothing to do.
     def on_run_start(self, config: Any, **kwargs: Any) -> None: ...
@@ -161,6 +276,14 @@ class GatherCallback:
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None: ...
     def on_job_start(self, config: Any, **kwargs: Any) -> None: ...
     def on_job_end(self, config: Any, job_return: Any, **kwargs: Any) -> None: ...
+
+
+def report_problems(comparison: Path) -> list[str]:
+    """Print, one line each, the jobs a comparison lacks; returns them."""
+    problems = problems_of(comparison)
+    for line in problems:
+        print(f"rapport: partial comparison: {line}", file=sys.stderr)
+    return problems
 
 
 def _lead(df: pd.DataFrame, first: list[str]) -> pd.DataFrame:

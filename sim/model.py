@@ -95,7 +95,7 @@ class RelationshipModel(mesa.Model):
             raise ParameterError(f"events={events!r}: expected true or false")
         self.params = validate({"customers": customers, **params})
         self.policy = load_strategy(strategy)
-        super().__init__(rng=rng)
+        super().__init__(rng=int(rng) if isinstance(rng, Integral) else rng)  # Mesa seeds `random` too: no numpy ints
         p = self.params
         self.week = 0
         self.coefficients = Coefficients(p)

@@ -78,7 +78,8 @@ def fig_jcurve(res: Results) -> str:
     axes[0].legend(fontsize=8)
     _band_plot(axes[1], res.weekly, "roi", arms, "Cumulative incremental ROI ($ per $ of marketing)", "$/$")
     axes[1].axhline(0, color="black", lw=0.8)
-    late = analysis.bands(res.weekly[res.weekly["week"] >= max(4, res.horizon_weeks // 10)], "roi")
+    start = min(max(4, res.horizon_weeks // 10), res.horizon_weeks)  # a horizon under 4 weeks keeps its last week
+    late = analysis.bands(res.weekly[res.weekly["week"] >= start], "roi")
     lo, hi = np.nanmin(late[["lo", "mean"]].to_numpy()), np.nanmax(late[["hi", "mean"]].to_numpy())
     if np.isfinite(lo) and np.isfinite(hi) and hi > lo:  # the first weeks' ROI swings widely: keep the rest readable
         pad = 0.1 * (hi - lo)

@@ -11,6 +11,7 @@ still named ``*.incomplete``, was interrupted or is still being written.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from .params import ParameterError
 
 INCOMPLETE = ".incomplete"
 MARKER = "COMPLETE"
+TOKEN = str(os.getpid())  # staging folders are named NAME.TOKEN.incomplete: no two live processes share one
 COMPARISON = "comparison"
 # Parameters shown in the report's market description.
 MARKET_KEYS = ("customers", "our_share", "heavy_share", "social_ties", "rival_pull", "rival_contact_rate",
@@ -86,6 +88,20 @@ class Results:
                 "notes": self.notes, "comparisons": [list(c) for c in self.comparisons]}
 
 
+def staging_path(final: Path) -> Path:
+    """Where this process writes ``final`` before renaming it: ``NAME.TOKEN.incomplete``."""
+    final = Path(final)
+    return final.with_name(f"{final.name}.{TOKEN}{INCOMPLETE}")
+
+
+def final_path(staging: Path) -> Path:
+    """The folder a staging folder becomes: ``NAME.TOKEN.incomplete`` (or ``NAME.incomplete``) -> ``NAME``."""
+    staging = Path(staging)
+    name = staging.name.removesuffix(INCOMPLETE)
+    stem, dot, token = name.rpartition(".")
+    return staging.with_name(stem if dot and token.isdigit() else name)
+
+
 def is_complete(folder: Path) -> bool:
     """Whether ``folder`` is a results folder whose writing finished."""
     return (Path(folder) / MARKER).is_file() and not Path(folder).name.endswith(INCOMPLETE)
@@ -97,12 +113,28 @@ def load(folder: Path) -> Results:
     if not is_complete(folder):
         raise ParameterError(f"{folder}: incomplete results (no {MARKER} marker): the run was interrupted or "
                              f"is still running")
-    info = json.loads((folder / "meta.json").read_text())
-    d = info["experiment"]
-    customers = pd.read_parquet(folder / "customers.parquet") if (folder / "customers.parquet").exists() else None
-    res = Results(d["name"], d["question"], d["arms"], d["baseline"], d["horizon_weeks"], d["seeds"], d["market"],
-                  pd.read_parquet(folder / "weekly.parquet"), pd.read_parquet(folder / "tiers.parquet"), customers,
-                  notes=d.get("notes", []), comparisons=[tuple(c) for c in d.get("comparisons", [])])
-    res.summary = pd.read_csv(folder / "summary.csv")
-    res.differences = pd.read_csv(folder / "differences.csv")
+    reading = "meta.json"  # the file being read, named if it is damaged
+    try:
+        d = json.loads((folder / reading).read_text())["experiment"]
+        tables = {}
+        for reading in ("customers.parquet", "weekly.parquet", "tiers.parquet", "summary.csv", "differences.csv"):
+            path = folder / reading
+            if reading != "customers.parquet" or path.exists():
+                tables[reading] = pd.read_parquet(path) if reading.endswith(".parquet") else pd.read_csv(path)
+        reading = "meta.json"
+        res = Results(d["name"], d["question"], d["arms"], d["baseline"], d["horizon_weeks"], d["seeds"], d["market"],
+                      tables["weekly.parquet"], tables["tiers.parquet"], tables.get("customers.parquet"),
+                      notes=d.get("notes", []), comparisons=[tuple(c) for c in d.get("comparisons", [])])
+        res.summary, res.differences = tables["summary.csv"], tables["differences.csv"]
+    except Exception as err:  # a file missing, truncated or edited: name the folder and file, not a traceback
+        raise ParameterError(f"{folder}: damaged results ({reading}: {damage(err, folder)}); run it again") from None
     return res
+
+
+def damage(err: Exception, folder: Path) -> str:
+    """What is wrong with a file of ``folder``, in a few words (paths shown inside the folder)."""
+    if isinstance(err, KeyError):
+        return f"lacks {err}"
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    text = text.replace(f"{folder}/", "").replace(str(folder.resolve()) + "/", "")
+    return f"{type(err).__name__}: {text}"[:160]

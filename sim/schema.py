@@ -20,6 +20,7 @@ from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from .metrics import OUTCOMES
 from .params import PARAMS, ParameterError, validate
+from .limits import check_output_dir, plan_workers
 from .strategies import load_strategy
 
 # Config group -> parameter groups of PARAMS that live in it.
@@ -92,8 +93,14 @@ class RapportConfig:
 def run_name(experiment, strategy) -> str:
     """Results folder name: the experiment, or ``strategy-NAME`` when one strategy is picked."""
     if strategy not in (None, "", "null", "None"):
-        return f"strategy-{strategy}"
-    return str(experiment)
+        return f"strategy-{_last_part(strategy)}"
+    return _last_part(experiment)
+
+
+def _last_part(name) -> str:
+    """``../experiments/targeting`` -> ``targeting``: a results folder never climbs out of results_dir."""
+    last = str(name).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return last if last not in ("", ".", "..") else "run"
 
 
 def register() -> None:
@@ -126,7 +133,7 @@ class ExperimentSpec:
     horizon_weeks: int
     seed: int
     replications: int
-    workers: int  # 0 = one process per core
+    workers: int  # worker processes: at most the cores and the runs, and what fits in memory
     params: dict  # the market's parameters shared by all arms (before arm overrides)
     optimized_metric: str = "profit"  # the outcome a run returns (see ``Results.objective``)
     events: bool = False  # write every run's event log (``sim.events``)
@@ -188,6 +195,8 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
         shared_cores: Whether other jobs run at the same time (a parallel Hydra launcher):
             then ``workers=0`` means one process, not one per core.
 
+    ``workers`` is capped at the cores, the runs and the memory available (``sim.limits``).
+
     Raises:
         ParameterError: one line naming the field, the value and what is allowed.
     """
@@ -195,6 +204,7 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
     unknown = sorted(str(k) for k in cfg.keys() if k not in known)
     if unknown:
         raise ParameterError(f"{unknown[0]}: unknown setting, allowed are {', '.join(sorted(known - {'hydra'}))}")
+    check_output_dir(str(cfg.get("results_dir", "results")))
     horizon = _whole(cfg, "horizon_weeks")
     seed = _whole(cfg, "seed")
     reps = _whole(cfg, "replications")
@@ -213,20 +223,7 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
         raw_arms = exp.get("arms") or []
     if not raw_arms:
         raise ParameterError("experiment.arms=[]: expected at least one arm (or pick one with strategy=NAME)")
-    arms = []
-    for i, raw in enumerate(raw_arms):
-        where = f"experiment.arms[{i}]"
-        if not isinstance(raw, dict) or "strategy" not in raw or raw["strategy"] is None:
-            raise ParameterError(f"{where}={raw!r}: expected a mapping with name, strategy and optional params")
-        try:
-            policy = load_strategy(raw["strategy"])
-        except ParameterError as err:
-            raise ParameterError(f"{where}.{err}") from None
-        overrides = raw.get("params") or {}
-        params = _check_params({**shared, **overrides}, f"{where}.params" if overrides else "")
-        arm_name = str(raw.get("name") or policy.name)
-        arms.append(Arm(arm_name, raw["strategy"], policy.name, raw.get("description") or policy.description,
-                        params))
+    arms = [_arm(raw, f"experiment.arms[{i}]", shared) for i, raw in enumerate(raw_arms)]
     names = [a.name for a in arms]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -242,12 +239,28 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
     comparisons = tuple((a, b) for a, b in pairs) or tuple((n, baseline) for n in names if n != baseline)
     if workers == 0 and shared_cores:
         workers = 1  # the launcher already spreads jobs over the cores
+    workers = plan_workers(workers, len(arms) * reps, max(a.params["customers"] for a in arms),
+                           max(a.params["social_ties"] for a in arms), len(arms))
     metric = cfg.get("optimized_metric", "profit")
     allowed = [o.name for o in OUTCOMES if o.has_difference]
     if metric not in allowed:
         raise ParameterError(f"optimized_metric={metric!r}: unknown, allowed are {', '.join(allowed)}")
     return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, comparisons, horizon, seed, reps,
                           workers, base, metric, _flag(cfg, "events"))
+
+
+def _arm(raw: Any, where: str, shared: dict) -> Arm:
+    """One checked arm: its strategy compiled, its parameters (shared, then its own) validated."""
+    if not isinstance(raw, dict) or "strategy" not in raw or raw["strategy"] is None:
+        raise ParameterError(f"{where}={raw!r}: expected a mapping with name, strategy and optional params")
+    try:
+        policy = load_strategy(raw["strategy"])
+    except ParameterError as err:
+        raise ParameterError(f"{where}.{err}") from None
+    overrides = raw.get("params") or {}
+    params = _check_params({**shared, **overrides}, f"{where}.params" if overrides else "")
+    return Arm(str(raw.get("name") or policy.name), raw["strategy"], policy.name,
+               raw.get("description") or policy.description, params)
 
 
 def _flag(cfg: Any, key: str) -> bool:

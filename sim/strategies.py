@@ -31,6 +31,9 @@ from .resources import STRATEGY_DIR
 from .state import STAGES, TIERS
 
 SETTINGS = ("frequency", "channel", "mix", "targeting")
+MAX_FILE_BYTES = 1_000_000  # a strategy is a few hundred bytes; the built-ins are under 2 kB
+MAX_NODES = 100_000  # values in a file once its aliases are expanded (guards against "billion laughs")
+MAX_DEPTH = 50  # nesting of mappings and lists (a strategy needs 4)
 
 
 @dataclass(frozen=True)
@@ -62,19 +65,16 @@ def load_strategy(spec: str | Path | Mapping[str, Any] | Policy) -> Policy:
     if isinstance(spec, Mapping):
         return compile_policy(spec)
     if not isinstance(spec, (str, Path)):
-        raise ParameterError(f"strategy={spec!r}: expected a strategy name, a YAML path or a mapping")
+        raise ParameterError(f"strategy={_show(spec)}: expected a strategy name, a YAML path or a mapping")
     path = Path(spec)
     if path.suffix not in (".yaml", ".yml"):
         names = builtin_strategies()
         if str(spec) not in names:
-            raise ParameterError(f"strategy={spec!r}: unknown, allowed are {', '.join(names)} or a YAML file")
+            raise ParameterError(f"strategy={_show(spec)}: unknown, allowed are {', '.join(names)} or a YAML file")
         path = STRATEGY_DIR / f"{spec}.yaml"
     if not path.is_file():
         raise ParameterError(f"strategy={str(spec)!r}: file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ParameterError(f"strategy={str(spec)!r}: not valid YAML ({str(err).splitlines()[0]})") from None
+    data = read_yaml(path, f"strategy={str(spec)!r}")
     if not isinstance(data, Mapping):
         raise ParameterError(f"strategy={str(spec)!r}: expected a mapping at the top of the file")
     data = dict(data)
@@ -82,9 +82,79 @@ def load_strategy(spec: str | Path | Mapping[str, Any] | Policy) -> Policy:
     return compile_policy(data)
 
 
+def read_yaml(path: Path, where: str) -> Any:
+    """Read a small YAML file safely: size capped, UTF-8, bounded nesting and alias expansion.
+
+    Aliases are kept as shared nodes while the file is composed; the file is refused before
+    anything is built if expanding them would give more than ``MAX_NODES`` values, if an
+    alias refers to itself, or if it nests deeper than ``MAX_DEPTH``.
+
+    Raises:
+        ParameterError: one line starting with ``where`` (which names the file).
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ParameterError(f"{where}: file is {size:,} bytes, more than the {MAX_FILE_BYTES:,} allowed "
+                                 f"for a strategy")
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ParameterError(f"{where}: cannot read the file ({err.strerror or err})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ParameterError(f"{where}: not UTF-8 text (byte {raw[err.start]:#04x} at offset {err.start}); "
+                             f"save the file as UTF-8") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node, where)
+        return loader.construct_document(node)
+    except yaml.YAMLError as err:
+        raise ParameterError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
+    except RecursionError:
+        raise ParameterError(f"{where}: nested too deeply (at most {MAX_DEPTH} levels)") from None
+    finally:
+        loader.dispose()
+
+
+def _check_nodes(root: yaml.Node, where: str) -> None:
+    """Refuse a composed YAML graph that is recursive, too deep, or too big once expanded."""
+    sizes: dict[int, int] = {}  # id(node) -> values below it, aliases expanded
+    open_: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise ParameterError(f"{where}: an alias refers to itself (recursive YAML is not allowed)")
+        if depth > MAX_DEPTH:
+            raise ParameterError(f"{where}: nested too deeply (at most {MAX_DEPTH} levels)")
+        total = 1
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            open_.add(key)
+            children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+            for child in children:
+                total += size(child, depth + 1)
+                if total > MAX_NODES:
+                    raise ParameterError(f"{where}: more than {MAX_NODES:,} values once its aliases are expanded; "
+                                         f"write the values out instead of nesting aliases")
+            open_.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root, 0)
+
+
 def compile_policy(spec: Mapping[str, Any]) -> Policy:
     """Validate a strategy mapping and build its (stage, tier) lookup tables."""
-    spec = _plain(spec)
+    try:
+        spec = _plain(spec)
+    except RecursionError:
+        raise ParameterError(f"strategy: nested too deeply or refers to itself (at most {MAX_DEPTH} levels)") from None
     name = str(spec.get("name", "custom"))
     extra = sorted(set(spec) - {"name", "description", "default", "rules"})
     if extra:
@@ -96,11 +166,11 @@ def compile_policy(spec: Mapping[str, Any]) -> Policy:
     table = [[dict(default) for _ in TIERS] for _ in STAGES]
     rules = spec.get("rules") or []
     if not isinstance(rules, list):
-        raise ParameterError(f"strategy.rules={rules!r}: expected a list of rules")
+        raise ParameterError(f"strategy.rules={_show(rules)}: expected a list of rules")
     for i, rule in enumerate(rules):
         where = f"strategy.rules[{i}]"
         if not isinstance(rule, Mapping):
-            raise ParameterError(f"{where}={rule!r}: expected a mapping")
+            raise ParameterError(f"{where}={_show(rule)}: expected a mapping")
         rule = dict(rule)
         stages = _names(rule.pop("stages", list(STAGES)), STAGES, f"{where}.stages")
         tiers = _names(rule.pop("tiers", list(TIERS)), TIERS, f"{where}.tiers")
@@ -120,6 +190,7 @@ def compile_policy(spec: Mapping[str, Any]) -> Policy:
             channel[s, t] = CHANNELS.index(cell["channel"])
             targeting[s, t] = cell["targeting"]
             weights = np.array([cell["mix"].get(c, 0.0) for c in CONTENTS], np.float64)
+            weights /= weights.max()  # first to [0, 1]: a sum of huge weights would overflow
             mix_cum[s, t] = np.cumsum(weights / weights.sum())
     mix_cum[..., -1] = 1.0
     return Policy(name, str(spec.get("description", "")), frequency, channel, mix_cum, targeting, spec)
@@ -137,24 +208,38 @@ def _plain(obj: Any) -> Any:
 def _number(value: Any) -> bool:
     """A real number (numpy scalars included), not a boolean, not NaN."""
     return (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-            and not math.isnan(value))
+            and not math.isnan(_float(value)))
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so that an error stays one short line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _float(value: Any) -> float:
+    """``float(value)``, or infinity for a whole number too big for a float."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
 
 
 def _names(value: Any, allowed: tuple[str, ...], where: str) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value:
-        raise ParameterError(f"{where}={value!r}: expected a list from {', '.join(allowed)}")
+        raise ParameterError(f"{where}={_show(value)}: expected a list from {', '.join(allowed)}")
     for v in value:
         if v not in allowed:
-            raise ParameterError(f"{where}={v!r}: unknown, allowed are {', '.join(allowed)}")
+            raise ParameterError(f"{where}={_show(v)}: unknown, allowed are {', '.join(allowed)}")
     return value
 
 
 def _settings(raw: Any, where: str) -> dict:
     """Check the contact settings of a default or a rule."""
     if not isinstance(raw, Mapping):
-        raise ParameterError(f"{where}={raw!r}: expected a mapping of {', '.join(SETTINGS)}")
+        raise ParameterError(f"{where}={_show(raw)}: expected a mapping of {', '.join(SETTINGS)}")
     out = {}
     for key, value in raw.items():
         field = f"{where}.{key}"
@@ -163,21 +248,21 @@ def _settings(raw: Any, where: str) -> dict:
         if key in ("frequency", "targeting"):
             if not _number(value) or not 0.0 <= value <= 1.0:
                 unit = " contacts per week" if key == "frequency" else ""
-                raise ParameterError(f"{field}={value!r}: expected a number in [0, 1]{unit}")
+                raise ParameterError(f"{field}={_show(value)}: expected a number in [0, 1]{unit}")
             out[key] = float(value)
         elif key == "channel":
             if value not in CHANNELS:
-                raise ParameterError(f"{field}={value!r}: unknown channel, allowed are {', '.join(CHANNELS)}")
+                raise ParameterError(f"{field}={_show(value)}: unknown channel, allowed are {', '.join(CHANNELS)}")
             out[key] = value
         else:
             if not isinstance(value, Mapping) or not value:
-                raise ParameterError(f"{field}={value!r}: expected a mapping of {', '.join(CONTENTS)} to weights")
+                raise ParameterError(f"{field}={_show(value)}: expected a mapping of {', '.join(CONTENTS)} to weights")
             mix = {}
             for content, weight in value.items():
                 if content not in CONTENTS:
                     raise ParameterError(f"{field}.{content}: unknown content, allowed are {', '.join(CONTENTS)}")
-                if not _number(weight) or not 0 <= weight < math.inf:
-                    raise ParameterError(f"{field}.{content}={weight!r}: expected a finite weight >= 0")
+                if not _number(weight) or not 0 <= weight < math.inf or not math.isfinite(_float(weight)):
+                    raise ParameterError(f"{field}.{content}={_show(weight)}: expected a finite weight >= 0")
                 mix[content] = float(weight)
             if sum(mix.values()) <= 0:
                 raise ParameterError(f"{field}: weights sum to 0, at least one must be positive")

@@ -1,12 +1,14 @@
 """Writing a results folder so that an interrupted run never looks complete.
 
-Files go into a staging folder (``<final>.incomplete``); ``COMPLETE`` is written last,
-then the folder is renamed into place. ``meta.json`` records the code and the command
+Files go into a staging folder unique to the process (``<final>.<pid>.incomplete``);
+``COMPLETE`` is written last, then the folder is renamed into place under a name no other
+run holds. ``meta.json`` records the code and the command
 that produced the results.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import math
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .results import INCOMPLETE, MARKER, Results
+from .results import MARKER, TOKEN, Results, staging_path
 
 REPO = Path(__file__).resolve().parent.parent
 COMMAND_ENV = "RAPPORT_COMMAND"  # the user's command line, set by ``rapport``; launchers' workers inherit it
@@ -68,15 +70,16 @@ def write_results(results: Results, final_dir: Path, *, report: bool = True, con
                   replace: bool = False) -> Path:
     """Write every file of a results folder, then rename it into place.
 
-    Files go into ``staging`` (default ``<final_dir>.incomplete``); ``COMPLETE`` is written
-    last, then the folder is renamed to ``final_dir``. If ``final_dir`` exists it is
-    replaced (``replace=True``, the old one is removed only after the swap) or the new
-    folder gets a ``_1``, ``_2``... suffix. Returns the final folder.
+    Files go into ``staging`` (default ``NAME.TOKEN.incomplete``, unique to this process);
+    ``COMPLETE`` is written last, then the folder is renamed, in one step, to ``final_dir``,
+    or, if that name is taken, to the first free ``NAME_1``, ``NAME_2``... With
+    ``replace=True`` an existing ``final_dir`` is replaced instead (removed after the swap).
+    Returns the final folder.
     """
     final_dir = Path(final_dir)
-    staging = Path(staging) if staging else final_dir.with_name(final_dir.name + INCOMPLETE)
-    if replace and staging.exists():
-        shutil.rmtree(staging)
+    if staging is None:
+        staging = staging_path(final_dir)
+        shutil.rmtree(staging, ignore_errors=True)  # left by an earlier, interrupted call of this process
     staging.mkdir(parents=True, exist_ok=True)
     if config_yaml is not None:
         (staging / "config.yaml").write_text(config_yaml)
@@ -93,21 +96,43 @@ def write_results(results: Results, final_dir: Path, *, report: bool = True, con
 
         write_report(results, staging / "report.html", info)
     (staging / MARKER).write_text(f"{info['started']} rapport {info['rapport_version']} {info['commit']}\n")
-    if replace and final_dir.exists():
-        old = final_dir.with_name(final_dir.name + ".old")
-        if old.exists():
-            shutil.rmtree(old)
-        os.replace(final_dir, old)
-        os.replace(staging, final_dir)
-        shutil.rmtree(old)
-        return final_dir
-    target = final_dir
-    n = 1
-    while target.exists():
-        target = final_dir.with_name(f"{final_dir.name}_{n}")
+    return _replace(staging, final_dir) if replace else publish(staging, final_dir)
+
+
+def publish(staging: Path, final_dir: Path) -> Path:
+    """Rename ``staging`` to ``final_dir`` or the first free ``final_dir_N``; never onto a
+    folder another process published (the rename fails and the next name is tried)."""
+    n = 0
+    while True:
+        target = final_dir if n == 0 else final_dir.with_name(f"{final_dir.name}_{n}")
         n += 1
-    os.replace(staging, target)
-    return target
+        if target.exists():
+            continue
+        try:
+            os.rename(staging, target)
+            return target
+        except OSError as err:
+            if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+
+
+def _replace(staging: Path, final_dir: Path) -> Path:
+    """Swap ``staging`` in for ``final_dir`` (which may be missing); the old one is removed after."""
+    old = final_dir.with_name(f"{final_dir.name}.{TOKEN}.old")
+    while True:
+        shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.rename(final_dir, old)
+        except FileNotFoundError:
+            pass
+        try:
+            os.rename(staging, final_dir)
+            break
+        except OSError as err:  # another process put its own in place meanwhile: swap again
+            if err.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+    shutil.rmtree(old, ignore_errors=True)
+    return final_dir
 
 
 def _json_default(x: Any) -> Any:
