@@ -132,12 +132,7 @@ def gather(folder: Path) -> Path:
     a ``seed`` sweep are paired with other arms by seed.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise ParameterError(f"{folder}: not a folder")
-    if folder.name.endswith(INCOMPLETE) or ((folder / "meta.json").exists() or (folder / "summary.csv").exists()) \
-            and not is_complete(folder):
-        raise ParameterError(f"{folder}: incomplete results (no {MARKER} marker): the run was interrupted or "
-                             f"is still running")
+    _check_gatherable(folder)
     jobs, problems = _runs(folder)
     if not jobs:
         raise ParameterError(f"{folder}: no complete results to gather"
@@ -145,6 +140,40 @@ def gather(folder: Path) -> Path:
     keys = sorted({k for _, _, o in jobs for k in o})
     varying = [k for k in keys if not k.startswith("hydra") and k not in NOT_ARM_KEYS
                and len({o.get(k) for _, _, o in jobs}) > 1]
+    weekly, tiers, customers, arms, job_labels = _pool(jobs, varying)
+    first = jobs[0][1]
+    comparisons, baseline = _comparisons(jobs, arms, job_labels, first.baseline)
+    weeks = max(r.horizon_weeks for _, r, _ in jobs)
+    seeds = sorted({int(s) for w in weekly for s in w["seed"].unique()})
+    notes = _notes(folder, len(jobs), problems)
+    if varying:
+        notes.append("Arms differ by: " + ", ".join(varying) + ".")
+    title = (first.name if len(jobs) == 1 else f"comparison of {len(jobs)} runs") + (" (partial)" if problems else "")
+    question = first.question if len({r.question for _, r, _ in jobs}) == 1 else "How do these configurations compare?"
+    market = first.market if len({json.dumps(r.market, default=str) for _, r, _ in jobs}) == 1 else {}
+    res = Results(title, question, list(arms.values()), baseline, weeks, seeds, market,
+                  _lead(pd.concat(weekly, ignore_index=True), ["arm", "replication", "seed", *varying]),
+                  pd.concat(tiers, ignore_index=True),
+                  pd.concat(customers, ignore_index=True) if customers else None, notes=notes,
+                  comparisons=comparisons).analyse()
+    return write_results(res, folder / COMPARISON, started=time.time(), replace=True,
+                         extra_meta={"gathered_from": [p.name for p, _, _ in jobs], "partial": bool(problems),
+                                     "problems": problems})
+
+
+def _check_gatherable(folder: Path) -> None:
+    """Raise ParameterError unless ``folder`` is a folder that is not an interrupted run."""
+    if not folder.is_dir():
+        raise ParameterError(f"{folder}: not a folder")
+    if folder.name.endswith(INCOMPLETE) or ((folder / "meta.json").exists() or (folder / "summary.csv").exists()) \
+            and not is_complete(folder):
+        raise ParameterError(f"{folder}: incomplete results (no {MARKER} marker): the run was interrupted or "
+                             f"is still running")
+
+
+def _pool(jobs: list[tuple[Path, Results, dict]], varying: list[str]) -> tuple:
+    """Every job's arms under their labels, each (label, seed) once: weekly, tiers and
+    customers tables, the arms by label, and each job's arm name -> label."""
     weekly, tiers, customers, arms = [], [], [], {}
     seen: dict[str, set] = {}  # label -> seeds already taken
     fingerprints: dict[str, str] = {}  # label -> the settings that made it
@@ -174,39 +203,29 @@ def gather(folder: Path) -> Path:
             if res.customers is not None:
                 c = res.customers[(res.customers["arm"] == arm["name"]) & res.customers["seed"].isin(new)]
                 customers.append(c.assign(arm=label))
-    first = jobs[0][1]
-    names = list(arms)
-    # Compare arms within each context (same market, different strategy) with that context's baseline.
+    return weekly, tiers, customers, arms, job_labels
+
+
+def _comparisons(jobs: list[tuple[Path, Results, dict]], arms: dict, job_labels: dict,
+                 first_baseline: str) -> tuple[list[tuple[str, str]], str | None]:
+    """Each run's own comparisons between its arms, and, in each context (same market,
+    different strategy), every arm against that context's baseline; each pair once.
+    Returns the comparisons and the first context's baseline."""
     comparisons, baseline = [], None
-    for path, res, _ in jobs:  # each run's own comparisons, between its arms
+    for path, res, _ in jobs:
         label = job_labels[path.name]
         comparisons += [(label[a], label[b]) for a, b in res.comparisons if a in label and b in label]
-    for context in dict.fromkeys(a["context"] for a in arms.values()):  # and across runs, in the same setting
+    names = list(arms)
+    for context in dict.fromkeys(a["context"] for a in arms.values()):
         members = [n for n in names if arms[n]["context"] == context]
-        base = next((n for n in members if arms[n]["base"] == first.baseline), members[0])
+        base = next((n for n in members if arms[n]["base"] == first_baseline), members[0])
         baseline = baseline or base
         comparisons += [(n, base) for n in members if n != base]
     unique: list[tuple[str, str]] = []
     for c in comparisons:
         if c not in unique and (c[1], c[0]) not in unique:
             unique.append(c)
-    comparisons = unique
-    weeks = max(r.horizon_weeks for _, r, _ in jobs)
-    seeds = sorted({int(s) for w in weekly for s in w["seed"].unique()})
-    notes = _notes(folder, len(jobs), problems)
-    if varying:
-        notes.append("Arms differ by: " + ", ".join(varying) + ".")
-    title = (first.name if len(jobs) == 1 else f"comparison of {len(jobs)} runs") + (" (partial)" if problems else "")
-    question = first.question if len({r.question for _, r, _ in jobs}) == 1 else "How do these configurations compare?"
-    market = first.market if len({json.dumps(r.market, default=str) for _, r, _ in jobs}) == 1 else {}
-    res = Results(title, question, list(arms.values()), baseline, weeks, seeds, market,
-                  _lead(pd.concat(weekly, ignore_index=True), ["arm", "replication", "seed", *varying]),
-                  pd.concat(tiers, ignore_index=True),
-                  pd.concat(customers, ignore_index=True) if customers else None, notes=notes,
-                  comparisons=comparisons).analyse()
-    return write_results(res, folder / COMPARISON, started=time.time(), replace=True,
-                         extra_meta={"gathered_from": [p.name for p, _, _ in jobs], "partial": bool(problems),
-                                     "problems": problems})
+    return unique, baseline
 
 
 def _runs(folder: Path) -> tuple[list[tuple[Path, Results, dict]], list[str]]:

@@ -217,6 +217,23 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
         raise ParameterError(f"experiment.holdout={holdout!r}: only {HOLDOUT} is supported (the model runs it in "
                              f"lockstep); to compare against a strategy, make it an arm and set experiment.baseline")
     strategy = plain(cfg.get("strategy")) if "strategy" in cfg else None
+    arms, baseline, comparisons = _arms_and_comparisons(exp, strategy, shared)
+    if workers == 0 and shared_cores:
+        workers = 1  # the launcher already spreads jobs over the cores
+    workers = plan_workers(workers, len(arms) * reps, max(a.params["customers"] for a in arms),
+                           max(a.params["social_ties"] for a in arms), len(arms))
+    metric = cfg.get("optimized_metric", "profit")
+    allowed = [o.name for o in OUTCOMES if o.has_difference]
+    if metric not in allowed:
+        raise ParameterError(f"optimized_metric={metric!r}: unknown, allowed are {', '.join(allowed)}")
+    return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, comparisons, horizon, seed, reps,
+                          workers, base, metric, _flag(cfg, "events"))
+
+
+def _arms_and_comparisons(exp: dict, strategy: Any, shared: dict) -> tuple[list[Arm], str, tuple]:
+    """The checked arms (one when ``strategy=`` picks a strategy), the baseline arm and the
+    comparisons the verdict states (each arm against the baseline unless the experiment
+    names its own)."""
     if strategy is not None:
         raw_arms = [{"name": _strategy_label(strategy), "strategy": strategy}]
     else:
@@ -237,16 +254,7 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
             raise ParameterError(f"experiment.comparisons[{i}]={pair!r}: expected [arm, versus], two different arms "
                                  f"from {', '.join(names)}")
     comparisons = tuple((a, b) for a, b in pairs) or tuple((n, baseline) for n in names if n != baseline)
-    if workers == 0 and shared_cores:
-        workers = 1  # the launcher already spreads jobs over the cores
-    workers = plan_workers(workers, len(arms) * reps, max(a.params["customers"] for a in arms),
-                           max(a.params["social_ties"] for a in arms), len(arms))
-    metric = cfg.get("optimized_metric", "profit")
-    allowed = [o.name for o in OUTCOMES if o.has_difference]
-    if metric not in allowed:
-        raise ParameterError(f"optimized_metric={metric!r}: unknown, allowed are {', '.join(allowed)}")
-    return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, comparisons, horizon, seed, reps,
-                          workers, base, metric, _flag(cfg, "events"))
+    return arms, baseline, comparisons
 
 
 def _arm(raw: Any, where: str, shared: dict) -> Arm:
