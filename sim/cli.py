@@ -7,6 +7,7 @@
   (or re-render the report of one run folder).
 - ``rapport dashboard [args]``: the interactive dashboard (``sim.app``).
 - ``rapport sensitivity [key=value ...]``: Morris and Sobol indices over plausible ranges (``sim.sensitivity``).
+- ``rapport validate [key=value ...]``: the model's quantities against published figures (``sim.validate``).
 
 Hydra stays here: the model only sees plain values. Every combination of overrides is
 composed and checked before Hydra creates any folder, so a bad value stops the run with
@@ -175,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         from .sensitivity import main as sensitivity_main
 
         return sensitivity_main(argv[1:])
+    if argv and argv[0] == "validate":
+        from .validate import main as validate_main
+
+        return validate_main(argv[1:])
     if argv and argv[0] in ("--version", "-V"):
         from . import __version__
 
