@@ -161,6 +161,8 @@ def table(targets: tuple[Target, ...], values: np.ndarray, measured_under: str) 
     for j, t in enumerate(targets):
         q = QUANTITY[t.quantity]
         mean, lo, hi = mean_ci(values[:, j])
+        if q.unit == "share":  # where a share lives
+            lo, hi = (min(max(v, 0.0), 1.0) if not math.isnan(v) else v for v in (lo, hi))
         status = NOT_MEASURED if math.isnan(mean) else (WITHIN if t.within(mean) else OUTSIDE)
         rows.append({"target": t.name, "quantity": t.quantity, "unit": q.unit, "conditions": describe_conditions(t),
                      "figure": t.figure, "band_lo": t.lo, "band_hi": t.hi, "source": t.source, "year": t.year,
