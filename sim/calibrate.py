@@ -4,7 +4,7 @@
 ``params=a,b`` over their plausible ranges (``Param.plausible``) with Optuna's TPE sampler,
 ``trials`` trials per restart, ``restarts`` independent restarts (sampler seeds ``seed + k``).
 Each trial runs the market under ``strategy`` for ``replications`` seeds and measures every
-target of ``targets`` (``sim.validate.measure``); its loss is
+target of ``targets`` (``sim.validation.measure``); its loss is
 
     sum over targets of [outside the band] (1 + (distance to the band / band width)^2)
                         + 0.01 (distance of the mean from the figure / band width)^2
@@ -51,7 +51,7 @@ from .params import PARAMS, ParameterError, validate
 from .schema import GROUPS
 from .strategies import load_strategy
 from .targets import Target, load_targets
-from .validate import table
+from .validation import table
 
 INTEGER_SETTINGS = {"trials": (1, 100_000), "restarts": (1, 100), "replications": (1, 1000),
                     "seed": (0, 2**32 - 1), "horizon_weeks": (1, 5200), "workers": (0, 1024)}
@@ -159,7 +159,7 @@ def run_restart(spec: CalibrationSpec, targets: tuple[Target, ...], restart: int
     """One Optuna study (TPE, sampler seed ``seed + restart``); every trial on the same seeds."""
     import optuna
 
-    from .validate import measure_seeds
+    from .validation import measure_seeds
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     seeds = [spec.seed + r for r in range(spec.replications)]
@@ -248,7 +248,7 @@ def write_calibration(res: CalibrationResults, final_dir: Path, started: float) 
 
 def summary_text(res: CalibrationResults, folder: Path) -> str:
     """The fitted parameters, their identification and the fit, as terminal lines."""
-    from .validate import OUTSIDE, WITHIN, interval
+    from .validation import OUTSIDE, WITHIN, interval
 
     lines = [f"Calibration against {res.spec.targets}: loss {res.fit['loss'].iloc[0]:.4g} "
              f"(best of {res.spec.restarts} restarts x {res.spec.trials} trials)"]

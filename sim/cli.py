@@ -7,7 +7,7 @@
   (or re-render the report of one run folder).
 - ``rapport dashboard [args]``: the interactive dashboard (``sim.app``).
 - ``rapport sensitivity [key=value ...]``: Morris and Sobol indices over plausible ranges (``sim.sensitivity``).
-- ``rapport validate [key=value ...]``: the model's quantities against published figures (``sim.validate``).
+- ``rapport validate [key=value ...]``: the model's quantities against published figures (``sim.validation``).
 - ``rapport calibrate [key=value ...]``: fit parameters to a targets file with Optuna (``sim.calibrate``).
 
 Hydra stays here: the model only sees plain values. Every combination of overrides is
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return sensitivity_main(argv[1:])
     if argv and argv[0] == "validate":
-        from .validate import main as validate_main
+        from .validation import main as validate_main
 
         return validate_main(argv[1:])
     if argv and argv[0] == "calibrate":

@@ -4,7 +4,7 @@ Each ``Quantity`` names a number computed from one simulated run (``Run``: the r
 log of ``sim.events``, the customers' state at the start, the customers table at the end),
 with its unit, the condition it is measured under and the conditions a target may set
 (``age_years`` for service retention). Targets (``sim.targets``) name a quantity;
-``rapport validate`` (``sim.validate``) measures them.
+``rapport validate`` (``sim.validation``) measures them.
 
 Every quantity is measured in the market run under the validation's strategy (default
 ``reciprocal_value``, which contacts by email): the contact rates are per email of that

@@ -14,7 +14,7 @@ from sim.calibrate import loss
 from sim.cli import main
 from sim.results import MARKER
 from sim.targets import Target, load_targets
-from sim.validate import measure_seeds
+from sim.validation import measure_seeds
 
 TINY = ["customers=300", "horizon_weeks=40", "replications=2", "workers=1"]
 PLANTED = 0.2  # attention_email; its plausible range is [0.12, 0.4]

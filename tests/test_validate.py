@@ -15,7 +15,7 @@ from sim.quantities import QUANTITY, Run, car_at_events
 from sim.results import MARKER
 from sim.state import US
 from sim.targets import TARGET_DIR, load_targets
-from sim.validate import MARKDOWN_HEADER, MARKERS, OUTSIDE, WITHIN, observe
+from sim.validation import MARKDOWN_HEADER, MARKERS, OUTSIDE, WITHIN, observe
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["customers=300", "horizon_weeks=60", "replications=2", "workers=1"]
@@ -212,7 +212,7 @@ def test_command_writes_csv_and_html_and_marks_every_target_outside(tmp_path, ca
 @pytest.mark.slow
 def test_seeds_in_parallel_give_the_values_of_one_process(tmp_path):
     """Two worker processes, same seeds: the same values (common random numbers, no shared state)."""
-    from sim.validate import measure_seeds
+    from sim.validation import measure_seeds
 
     targets = load_targets("published")
     serial = measure_seeds(targets, {"customers": 300}, "reciprocal_value", 60, [0, 1], workers=1)

@@ -16,10 +16,10 @@ import jinja2  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .validate import OUTSIDE, WITHIN, band, interval, measured_under, show  # noqa: E402
+from .validation import OUTSIDE, WITHIN, band, interval, measured_under, show  # noqa: E402
 
 if TYPE_CHECKING:
-    from .validate import ValidationResults
+    from .validation import ValidationResults
 
 
 def figure(res: "ValidationResults") -> bytes:

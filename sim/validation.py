@@ -264,7 +264,7 @@ def write_markdown_section(path: Path, section: str) -> None:
 # --- the results folder ----------------------------------------------------------------------
 def write_validation(res: ValidationResults, final_dir: Path, started: float) -> Path:
     """Write the results folder under ``<final_dir>.incomplete``, ``COMPLETE`` last, then rename it."""
-    from .validate_report import write_report
+    from .validation_report import write_report
     from .writing import git_commit
 
     staging = staging_folder(final_dir)
