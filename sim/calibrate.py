@@ -36,8 +36,8 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .commands import fresh_folder, parameter, publish, staging_folder, whole
+from .commands import fresh_folder, publish, read_settings, run_info, staging_folder
 from .events import check_writable
 from .params import PARAMS, ParameterError, validate
 from .schema import GROUPS
@@ -86,22 +86,8 @@ SETTINGS = tuple(f.name for f in fields(CalibrationSpec) if f.name != "fixed")
 
 def parse(argv: list[str]) -> tuple[CalibrationSpec, tuple[Target, ...]]:
     """``key=value`` words as a checked spec and its targets; ParameterError (one line) if wrong."""
-    values: dict[str, Any] = {}
-    fixed = dict(CalibrationSpec().fixed)
-    for word in argv:
-        key, eq, text = word.partition("=")
-        if not eq or not key:
-            raise ParameterError(f"{word!r}: expected key=value (see `rapport calibrate --help`)")
-        given = parameter(key, text)
-        if key in ("params", "fit"):
-            values[key] = tuple(p for p in text.split(",") if p)
-        elif key in SETTINGS:
-            values[key] = whole(key, text, *INTEGER_SETTINGS[key]) if key in INTEGER_SETTINGS else text
-        elif given is not None:
-            fixed[given[0]] = given[1]
-        else:
-            raise ParameterError(f"{key}: unknown setting, allowed are {', '.join(SETTINGS)} or a parameter "
-                                 f"(NAME=value)")
+    values, fixed = read_settings(argv, "calibrate", SETTINGS, INTEGER_SETTINGS, CalibrationSpec().fixed,
+                                  lists=("params", "fit"))
     spec = CalibrationSpec(**values, fixed=fixed)
     check_params(spec.params, spec.fixed)
     try:
@@ -222,8 +208,6 @@ def calibrated_parameters(res: CalibrationResults) -> dict:
 
 def write_calibration(res: CalibrationResults, final_dir: Path, started: float) -> Path:
     """Write the results folder under ``<final_dir>.incomplete``, ``COMPLETE`` last, then rename it."""
-    from .writing import git_commit
-
     staging = staging_folder(final_dir)
     res.identification.to_csv(staging / "parameters.csv", index=False)
     res.fit.to_csv(staging / "fit.csv", index=False)
@@ -236,12 +220,10 @@ def write_calibration(res: CalibrationResults, final_dir: Path, started: float) 
         if mine:
             (staging / "configs" / group).mkdir(parents=True)
             (staging / "configs" / group / "calibrated.yaml").write_text(head + yaml.safe_dump(mine, sort_keys=False))
-    info = {**git_commit(), "argv": sys.argv,
-            "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
-            "seconds": round(time.time() - started, 2), "loss": float(res.fit["loss"].iloc[0]),
-            "seed_policy": f"common random numbers: every trial runs seeds {res.spec.seed} + r "
-                           f"({res.spec.replications} per trial); restart k samples with seed {res.spec.seed} + k",
-            "spec": asdict(res.spec), "calibrated": params}
+    info = {**run_info(started, f"common random numbers: every trial runs seeds {res.spec.seed} + r "
+                                f"({res.spec.replications} per trial); restart k samples with seed "
+                                f"{res.spec.seed} + k", res.spec),
+            "loss": float(res.fit["loss"].iloc[0]), "calibrated": params}
     (staging / "meta.json").write_text(json.dumps(info, indent=2, default=str))
     return publish(staging, final_dir, f"{info['started']} rapport calibrate {info['commit']}")
 

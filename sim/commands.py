@@ -71,3 +71,40 @@ def publish(staging: Path, final_dir: Path, marker: str) -> Path:
     (staging / MARKER).write_text(marker + "\n")
     os.replace(staging, final_dir)
     return Path(final_dir)
+
+
+def read_settings(argv: list[str], command: str, settings: tuple[str, ...], integers: dict, fixed: dict,
+                  lists: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """``key=value`` words as (settings, fixed parameters): whole numbers checked against
+    ``integers`` (name: (lo, hi)), ``lists`` split at commas, any parameter added to ``fixed``."""
+    values: dict[str, Any] = {}
+    fixed = dict(fixed)
+    for word in argv:
+        key, eq, text = word.partition("=")
+        if not eq or not key:
+            raise ParameterError(f"{word!r}: expected key=value (see `rapport {command} --help`)")
+        given = parameter(key, text)
+        if key in lists:
+            values[key] = tuple(p for p in text.split(",") if p)
+        elif key in settings:
+            values[key] = whole(key, text, *integers[key]) if key in integers else text
+        elif given is not None:
+            fixed[given[0]] = given[1]
+        else:
+            raise ParameterError(f"{key}: unknown setting, allowed are {', '.join(settings)} or a parameter "
+                                 f"(NAME=value)")
+    return values, fixed
+
+
+def run_info(started: float, seed_policy: str, spec: Any) -> dict:
+    """What ``meta.json`` records of every subcommand's run: code, command, time, seeds, spec."""
+    import sys
+    import time
+    from dataclasses import asdict
+    from datetime import timezone
+
+    from .writing import git_commit
+
+    return {**git_commit(), "argv": sys.argv,
+            "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(time.time() - started, 2), "seed_policy": seed_policy, "spec": asdict(spec)}

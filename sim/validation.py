@@ -27,7 +27,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .commands import fresh_folder, parameter, publish, staging_folder, whole
+from .commands import fresh_folder, publish, read_settings, run_info, staging_folder
 from .events import check_writable
 from .params import ParameterError, validate
 from .quantities import QUANTITY, Run
@@ -71,20 +71,7 @@ def parse(argv: list[str]) -> tuple[ValidationSpec, tuple[Target, ...]]:
 
     Keys: the settings of ``ValidationSpec`` and any parameter (``NAME=value`` or
     ``group.NAME=value``), e.g. ``customers=2000``."""
-    values: dict[str, Any] = {}
-    fixed = dict(ValidationSpec().fixed)
-    for word in argv:
-        key, eq, text = word.partition("=")
-        if not eq or not key:
-            raise ParameterError(f"{word!r}: expected key=value (see `rapport validate --help`)")
-        given = parameter(key, text)
-        if key in SETTINGS:
-            values[key] = whole(key, text, *INTEGER_SETTINGS[key]) if key in INTEGER_SETTINGS else text
-        elif given is not None:
-            fixed[given[0]] = given[1]
-        else:
-            raise ParameterError(f"{key}: unknown setting, allowed are {', '.join(SETTINGS)} or a parameter "
-                                 f"(NAME=value)")
+    values, fixed = read_settings(argv, "validate", SETTINGS, INTEGER_SETTINGS, ValidationSpec().fixed)
     spec = ValidationSpec(**values, fixed=fixed)
     try:
         load_strategy(spec.strategy)
@@ -265,17 +252,12 @@ def write_markdown_section(path: Path, section: str) -> None:
 def write_validation(res: ValidationResults, final_dir: Path, started: float) -> Path:
     """Write the results folder under ``<final_dir>.incomplete``, ``COMPLETE`` last, then rename it."""
     from .validation_report import write_report
-    from .writing import git_commit
-
     staging = staging_folder(final_dir)
     res.table.to_csv(staging / "validation.csv", index=False)
     res.values.to_csv(staging / "replications.csv", index=False)
-    info = {**git_commit(), "argv": sys.argv,
-            "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
-            "seconds": round(time.time() - started, 2),
-            "seed_policy": f"common random numbers: replication r uses seed {res.spec.seed} + r "
-                           f"({res.spec.replications} replications)",
-            "spec": asdict(res.spec), "targets": [asdict(t) for t in res.targets]}
+    info = {**run_info(started, f"common random numbers: replication r uses seed {res.spec.seed} + r "
+                                f"({res.spec.replications} replications)", res.spec),
+            "targets": [asdict(t) for t in res.targets]}
     (staging / "meta.json").write_text(json.dumps(info, indent=2, default=str))
     write_report(res, staging / "validation.html", info)
     return publish(staging, final_dir, f"{info['started']} rapport validate {info['commit']}")
