@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-launchers ray-env bench dashboard screenshot docs baseline mutation clean
+.PHONY: demo test test-launchers ray-env bench dashboard screenshot docs validation baseline mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ mutation: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -c 'from sim.params import write_markdown_table; write_markdown_table("docs/model.md")'
+
+# The validation section of docs/model.md: the model against configs/targets/published.yaml.
+VALIDATION ?= customers=10000 horizon_weeks=520 replications=5
+validation: $(STAMP)
+	$(BIN)/rapport validate $(VALIDATION) docs=docs/model.md
 
 clean:
 	rm -rf $(VENV) .venv-ray .pytest_cache

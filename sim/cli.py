@@ -7,6 +7,8 @@
   (or re-render the report of one run folder).
 - ``rapport dashboard [args]``: the interactive dashboard (``sim.app``).
 - ``rapport sensitivity [key=value ...]``: Morris and Sobol indices over plausible ranges (``sim.sensitivity``).
+- ``rapport validate [key=value ...]``: the model's quantities against published figures (``sim.validation``).
+- ``rapport calibrate [key=value ...]``: fit parameters to a targets file with Optuna (``sim.calibrate``).
 
 Hydra stays here: the model only sees plain values. Every combination of overrides is
 composed and checked before Hydra creates any folder, so a bad value stops the run with
@@ -247,6 +249,14 @@ def _command(argv: list[str]) -> int:
         from .sensitivity import main as sensitivity_main
 
         return sensitivity_main(argv[1:])
+    if argv and argv[0] == "validate":
+        from .validation import main as validate_main
+
+        return validate_main(argv[1:])
+    if argv and argv[0] == "calibrate":
+        from .calibrate import main as calibrate_main
+
+        return calibrate_main(argv[1:])
     if argv and argv[0] in ("--version", "-V"):
         from . import __version__
 

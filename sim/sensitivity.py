@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .commands import fresh_folder, number, parameter, publish, staging_folder, whole
 from .events import check_writable
 from .metrics import OUTCOME, OUTCOMES, show
 from .params import BELOW, PARAMS, ParameterError, validate
-from .results import INCOMPLETE, MARKER
 from .strategies import load_strategy
 
 METHODS = ("morris", "sobol", "both")
@@ -101,36 +101,24 @@ def parse(argv: list[str]) -> SensitivitySpec:
         key, eq, text = word.partition("=")
         if not eq or not key:
             raise ParameterError(f"{word!r}: expected key=value (see `rapport sensitivity --help`)")
-        name = key.rpartition(".")[2]
+        given = parameter(key, text)
         if key.startswith("range."):
-            ranges[name] = _range(key, text)
+            ranges[key.partition(".")[2]] = _range(key, text)
         elif key in SETTINGS:
             values[key] = text
-        elif name in PARAMS and (key == name or key.partition(".")[0] in ("market", "behaviour", "economics")):
-            fixed[name] = _number(key, text, PARAMS[name].kind)
+        elif given is not None:
+            fixed[given[0]] = given[1]
         else:
             raise ParameterError(f"{key}: unknown setting, allowed are {', '.join(SETTINGS)}, range.NAME=lo:hi "
                                  f"or a parameter (NAME=value)")
     return check(values, ranges, fixed)
 
 
-def _number(key: str, text: str, kind: type = float) -> Any:
-    if kind is bool:
-        if text.lower() in ("true", "false"):
-            return text.lower() == "true"
-        raise ParameterError(f"{key}={text!r}: expected true or false")
-    try:
-        value = float(text)
-    except ValueError:
-        raise ParameterError(f"{key}={text!r}: expected a number") from None
-    return int(value) if kind is int and value == int(value) else value
-
-
 def _range(key: str, text: str) -> tuple[float, float]:
     lo, colon, hi = text.partition(":")
     if not colon:
         raise ParameterError(f"{key}={text!r}: expected lo:hi, e.g. {key}=0.1:0.5")
-    return (_number(key, lo), _number(key, hi))
+    return (number(key, lo), number(key, hi))
 
 
 def check(values: dict[str, str], ranges: dict, fixed: dict) -> SensitivitySpec:
@@ -157,7 +145,7 @@ def check(values: dict[str, str], ranges: dict, fixed: dict) -> SensitivitySpec:
     spec_values: dict[str, Any] = {"params": params, "ranges": ranges, "fixed": fixed}
     for key, text in values.items():
         if key in INTEGER_SETTINGS:
-            spec_values[key] = _whole(key, text)
+            spec_values[key] = whole(key, text, *INTEGER_SETTINGS[key])
         elif key != "params":
             spec_values[key] = text
     spec = SensitivitySpec(**spec_values)
@@ -167,17 +155,6 @@ def check(values: dict[str, str], ranges: dict, fixed: dict) -> SensitivitySpec:
     except ParameterError as err:
         raise ParameterError(f"fixed parameters: {err}") from None
     return spec
-
-
-def _whole(key: str, text: str) -> int:
-    lo, hi = INTEGER_SETTINGS[key]
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not lo <= value <= hi:
-        raise ParameterError(f"{key}={text!r}: expected a whole number in [{lo}, {hi}]")
-    return value
 
 
 def _check_choices(spec: SensitivitySpec) -> None:
@@ -335,9 +312,7 @@ def write_sensitivity(res: SensitivityResults, final_dir: Path, started: float) 
     """Write the results folder under ``<final_dir>.incomplete``, ``COMPLETE`` last, then rename it."""
     from .writing import git_commit
 
-    final_dir = Path(final_dir)
-    staging = final_dir.with_name(final_dir.name + INCOMPLETE)
-    staging.mkdir(parents=True)
+    staging = staging_folder(final_dir)
     for method, df in res.indices.items():
         df.to_csv(staging / f"{method}.csv", index=False)
         res.designs[method].to_csv(staging / f"design_{method}.csv", index=False)
@@ -351,9 +326,7 @@ def write_sensitivity(res: SensitivityResults, final_dir: Path, started: float) 
     from .sensitivity_report import write_report
 
     write_report(res, staging, info)
-    (staging / MARKER).write_text(f"{info['started']} rapport sensitivity {info['commit']}\n")
-    os.replace(staging, final_dir)
-    return final_dir
+    return publish(staging, final_dir, f"{info['started']} rapport sensitivity {info['commit']}")
 
 
 def summary_text(res: SensitivityResults) -> str:
@@ -407,13 +380,7 @@ def main(argv: list[str]) -> int:
         print(f"rapport: error: {err}", file=sys.stderr)
         return 2
     res = run_sensitivity(spec)
-    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    target = Path(spec.results_dir) / "sensitivity" / stamp
-    n = 1
-    while target.exists() or target.with_name(target.name + INCOMPLETE).exists():
-        target = target.with_name(f"{stamp}_{n}")
-        n += 1
-    out = write_sensitivity(res, target, started)
+    out = write_sensitivity(res, fresh_folder(Path(spec.results_dir), "sensitivity"), started)
     print(summary_text(res))
     print(f"\nResults: {out}\nReport:  {out / 'report.html'}")
     return 0

@@ -26,3 +26,13 @@ def test_no_function_in_sim_is_longer_than_the_limit():
     too_long = {name: n for name, n in function_lengths().items()
                 if n > max(LIMIT, KNOWN_LONGER.get(name, 0))}
     assert not too_long, f"functions longer than {LIMIT} lines: {too_long}"
+
+
+def test_no_module_of_sim_has_the_name_of_something_the_package_exports():
+    """Importing ``sim.validate`` (a module) would replace the function ``sim.validate``."""
+    import pkgutil
+
+    import sim
+
+    modules = {m.name for m in pkgutil.iter_modules(sim.__path__)}
+    assert not modules & set(sim.__all__), modules & set(sim.__all__)

@@ -1,0 +1,284 @@
+"""Calibration: fit chosen parameters to a targets file (``rapport calibrate``, Optuna).
+
+``rapport calibrate key=value ...`` (see ``HELP``) searches the parameters named by
+``params=a,b`` over their plausible ranges (``Param.plausible``) with Optuna's TPE sampler,
+``trials`` trials per restart, ``restarts`` independent restarts (sampler seeds ``seed + k``).
+Each trial runs the market under ``strategy`` for ``replications`` seeds and measures every
+target of ``targets`` (``sim.validation.measure``); its loss is
+
+    sum over targets of [outside the band] (1 + (distance to the band / band width)^2)
+                        + 0.01 (distance of the mean from the figure / band width)^2
+
+so that a point with every target in its band beats every point without (for fewer than
+100 targets), fewer targets outside beats more, and among points with every target in its
+band the one nearer the figures wins. A target the run cannot measure adds ``UNMEASURED``.
+
+Seed policy: common random numbers. Every trial of every restart runs with the same seeds
+``seed + r``, so trials differ by their parameters, not by their draws.
+
+Identification: the best value of each parameter in each restart, and their spread as a
+share of the plausible range; a parameter the targets pin down comes out alike in every
+restart, one they do not inform wanders (the report says so). This is the skeleton of
+issue 9's calibration: no profile likelihood yet, no HTML report.
+
+The results folder (``<results_dir>/calibration/<time>``) holds ``parameters.csv``
+(identification), ``fit.csv`` (the validation table at the best point), ``trials.csv``,
+``calibrated.yaml`` (the fitted and fixed parameters, flat: ``RelationshipModel(**params)``),
+``configs/<group>/calibrated.yaml`` (for ``rapport --config-dir <folder>/configs
+behaviour=calibrated ...``) and ``meta.json``, written under a ``.incomplete`` name and
+renamed when complete. Bad input stops with one line naming the setting (exit 2), nothing
+written. Needs Optuna (the ``sweepers`` extra).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .commands import fresh_folder, publish, read_settings, run_info, staging_folder
+from .events import check_writable
+from .params import PARAMS, ParameterError, validate
+from .schema import GROUPS
+from .strategies import load_strategy
+from .targets import Target, load_targets
+from .validation import table
+
+INTEGER_SETTINGS = {"trials": (1, 100_000), "restarts": (1, 100), "replications": (1, 1000),
+                    "seed": (0, 2**32 - 1), "horizon_weeks": (1, 5200), "workers": (0, 1024)}
+DEFAULT_PARAMS = ("attention_email", "visit_rate", "unsubscribe_rate")
+NOT_FITTED = ("customers",)  # the size of the simulated market, not a property of it
+UNMEASURED = 100.0  # loss of a target the run cannot measure
+FIGURE_WEIGHT = 0.01
+SPREAD_IDENTIFIED = 0.1  # best values of the restarts within this share of the plausible range: identified
+EDGE = 0.02  # a best value this close (share of the range) to an end of the plausible range is at its edge
+
+
+@dataclass(frozen=True)
+class CalibrationSpec:
+    """A checked calibration: which parameters, against which targets, on which runs."""
+
+    params: tuple[str, ...] = DEFAULT_PARAMS
+    targets: str = "published"
+    fit: tuple[str, ...] = ()  # names of the targets fitted (default: every target of the file)
+    strategy: str = "reciprocal_value"
+    trials: int = 30  # per restart
+    restarts: int = 3
+    replications: int = 2  # seeds per trial: seed + r, the same for every trial
+    seed: int = 0
+    horizon_weeks: int = 260
+    fixed: dict = field(default_factory=lambda: {"customers": 2000})
+    workers: int = 0
+    results_dir: str = "results"
+
+
+SETTINGS = tuple(f.name for f in fields(CalibrationSpec) if f.name != "fixed")
+
+
+def parse(argv: list[str]) -> tuple[CalibrationSpec, tuple[Target, ...]]:
+    """``key=value`` words as a checked spec and its targets; ParameterError (one line) if wrong."""
+    values, fixed = read_settings(argv, "calibrate", SETTINGS, INTEGER_SETTINGS, CalibrationSpec().fixed,
+                                  lists=("params", "fit"))
+    spec = CalibrationSpec(**values, fixed=fixed)
+    check_params(spec.params, spec.fixed)
+    try:
+        load_strategy(spec.strategy)
+    except ParameterError as err:
+        raise ParameterError(f"strategy: {err}") from None
+    try:
+        validate(spec.fixed)
+    except ParameterError as err:
+        raise ParameterError(f"parameters: {err}") from None
+    targets = load_targets(spec.targets)
+    names = [t.name for t in targets]
+    unknown = [n for n in spec.fit if n not in names]
+    if unknown:
+        raise ParameterError(f"fit: {unknown[0]!r} is not a target of {spec.targets}, allowed are {', '.join(names)}")
+    return spec, tuple(t for t in targets if not spec.fit or t.name in spec.fit)
+
+
+def check_params(params: tuple[str, ...], fixed: dict) -> None:
+    """The parameters to fit exist, have a plausible range, are not switches and are not fixed."""
+    if not params or len(set(params)) != len(params):
+        raise ParameterError(f"params={','.join(params)}: expected one or more different parameters")
+    for name in params:
+        if name not in PARAMS or name in NOT_FITTED:
+            allowed = ", ".join(n for n, p in PARAMS.items() if p.plausible and n not in NOT_FITTED)
+            raise ParameterError(f"params: {name!r} is not a parameter that can be fitted, allowed are {allowed}")
+        if PARAMS[name].plausible is None or PARAMS[name].kind is bool:
+            raise ParameterError(f"params: {name} has no plausible range to fit it in")
+        if name in fixed:
+            raise ParameterError(f"params: {name} is also fixed ({name}={fixed[name]}); fit it or fix it")
+
+
+# --- the fit ---------------------------------------------------------------------------------
+def loss(targets: tuple[Target, ...], means: np.ndarray) -> float:
+    """The distance of the model's means from the targets (see the module docstring)."""
+    total = 0.0
+    for t, m in zip(targets, means):
+        if math.isnan(m):
+            total += UNMEASURED
+            continue
+        width = t.hi - t.lo
+        outside = max(0.0, t.lo - m, m - t.hi) / width
+        total += (1.0 + outside**2 if outside > 0 else 0.0) + FIGURE_WEIGHT * ((m - t.figure) / width) ** 2
+    return float(total)
+
+
+def suggest(trial: Any, name: str) -> float | int:
+    lo, hi = PARAMS[name].plausible
+    if PARAMS[name].kind is int:
+        return trial.suggest_int(name, int(lo), int(hi))
+    return trial.suggest_float(name, float(lo), float(hi))
+
+
+def run_restart(spec: CalibrationSpec, targets: tuple[Target, ...], restart: int) -> Any:
+    """One Optuna study (TPE, sampler seed ``seed + restart``); every trial on the same seeds."""
+    import optuna
+
+    from .validation import measure_seeds
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    seeds = [spec.seed + r for r in range(spec.replications)]
+
+    def objective(trial: Any) -> float:
+        params = {**spec.fixed, **{name: suggest(trial, name) for name in spec.params}}
+        values = measure_seeds(targets, params, spec.strategy, spec.horizon_weeks, seeds, spec.workers)
+        trial.set_user_attr("values", values.tolist())
+        return loss(targets, np.nanmean(values, axis=0) if values.size else values)
+
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=spec.seed + restart))
+    study.optimize(objective, n_trials=spec.trials)
+    return study
+
+
+@dataclass
+class CalibrationResults:
+    spec: CalibrationSpec
+    targets: tuple[Target, ...]
+    best: dict  # the fitted parameters of the best restart
+    identification: pd.DataFrame  # one row per parameter
+    fit: pd.DataFrame  # the validation table at the best point
+    trials: pd.DataFrame
+
+
+def run_calibration(spec: CalibrationSpec, targets: tuple[Target, ...]) -> CalibrationResults:
+    """Every restart; the best point overall; each parameter's spread over the restarts."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of an unmeasured target
+        studies = [run_restart(spec, targets, k) for k in range(spec.restarts)]
+    best_study = min(studies, key=lambda s: s.best_value)
+    rows = []
+    for name in spec.params:
+        lo, hi = PARAMS[name].plausible
+        found = [s.best_params[name] for s in studies]
+        best = best_study.best_params[name]
+        spread = (max(found) - min(found)) / (hi - lo)
+        rows.append({"parameter": name, "plausible_lo": lo, "plausible_hi": hi,
+                     "best": best, "restart_mean": float(np.mean(found)),
+                     "restart_sd": float(np.std(found, ddof=1)) if len(found) > 1 else math.nan,
+                     "restart_spread": spread, **{f"restart_{k}": v for k, v in enumerate(found)},
+                     "identified": bool(len(found) > 1 and spread <= SPREAD_IDENTIFIED),
+                     "at_edge": bool(min(best - lo, hi - best) <= EDGE * (hi - lo))})
+    trials = pd.concat([s.trials_dataframe(attrs=("number", "value", "params")).assign(restart=k)
+                        for k, s in enumerate(studies)], ignore_index=True)
+    values = np.array(best_study.best_trial.user_attrs["values"], dtype=float)
+    under = f"strategy {spec.strategy}, best of {spec.restarts} x {spec.trials} trials, {spec.replications} seeds"
+    fit = table(targets, values, under).assign(loss=best_study.best_value)
+    return CalibrationResults(spec, targets, dict(best_study.best_params), pd.DataFrame(rows), fit, trials)
+
+
+# --- the results folder ----------------------------------------------------------------------
+def calibrated_parameters(res: CalibrationResults) -> dict:
+    """The fitted parameters and the fixed ones (but the market's size), by name."""
+    fixed = {k: v for k, v in res.spec.fixed.items() if k not in NOT_FITTED}
+    return {**fixed, **{k: (int(v) if PARAMS[k].kind is int else float(v)) for k, v in res.best.items()}}
+
+
+def write_calibration(res: CalibrationResults, final_dir: Path, started: float) -> Path:
+    """Write the results folder under ``<final_dir>.incomplete``, ``COMPLETE`` last, then rename it."""
+    staging = staging_folder(final_dir)
+    res.identification.to_csv(staging / "parameters.csv", index=False)
+    res.fit.to_csv(staging / "fit.csv", index=False)
+    res.trials.to_csv(staging / "trials.csv", index=False)
+    params = calibrated_parameters(res)
+    head = f"# rapport calibrate against {res.spec.targets} ({datetime.now():%Y-%m-%d})\n"
+    (staging / "calibrated.yaml").write_text(head + yaml.safe_dump(params, sort_keys=False))
+    for group, members in GROUPS.items():
+        mine = {k: v for k, v in params.items() if PARAMS[k].group in members}
+        if mine:
+            (staging / "configs" / group).mkdir(parents=True)
+            (staging / "configs" / group / "calibrated.yaml").write_text(head + yaml.safe_dump(mine, sort_keys=False))
+    info = {**run_info(started, f"common random numbers: every trial runs seeds {res.spec.seed} + r "
+                                f"({res.spec.replications} per trial); restart k samples with seed "
+                                f"{res.spec.seed} + k", res.spec),
+            "loss": float(res.fit["loss"].iloc[0]), "calibrated": params}
+    (staging / "meta.json").write_text(json.dumps(info, indent=2, default=str))
+    return publish(staging, final_dir, f"{info['started']} rapport calibrate {info['commit']}")
+
+
+def summary_text(res: CalibrationResults, folder: Path) -> str:
+    """The fitted parameters, their identification and the fit, as terminal lines."""
+    from .validation import OUTSIDE, WITHIN, interval
+
+    lines = [f"Calibration against {res.spec.targets}: loss {res.fit['loss'].iloc[0]:.4g} "
+             f"(best of {res.spec.restarts} restarts x {res.spec.trials} trials)"]
+    for row in res.identification.itertuples():
+        verdict = "identified" if row.identified else "NOT identified (restarts disagree)"
+        if row.at_edge:
+            verdict += ", at the edge of its plausible range"
+        lines.append(f"  {row.parameter} = {row.best:.4g}  restarts {row.restart_mean:.4g} +- {row.restart_sd:.2g}, "
+                     f"spread {row.restart_spread:.0%} of [{row.plausible_lo:g}, {row.plausible_hi:g}]: {verdict}")
+    for row in res.fit.itertuples():
+        mark = WITHIN if row.status == WITHIN else OUTSIDE if row.status == OUTSIDE else row.status
+        lines.append(f"  {row.target}: {mark}, model {interval(row)}")
+    groups = " ".join(f"{g}=calibrated" for g in GROUPS if (folder / "configs" / g).is_dir())
+    lines.append(f"Use: rapport --config-dir {folder / 'configs'} {groups}")
+    return "\n".join(lines)
+
+
+HELP = """usage: rapport calibrate [key=value ...]
+Fit parameters to a targets file with Optuna (TPE) under common random numbers.
+  params=a,b          parameters to fit over their plausible ranges (default {params})
+  targets=published   a built-in targets file (configs/targets/) or a YAML path
+  fit=a,b             names of the targets to fit (default: all of the file)
+  strategy=reciprocal_value   the dealer's practice the targets are measured under
+  trials=30 restarts=3        trials per restart; restarts show how well each parameter is identified
+  replications=2 seed=0       seeds per trial: seed + r, the same for every trial
+  horizon_weeks=260 workers=0 results_dir=results
+  NAME=value          any other parameter, fixed (default customers=2000)
+Writes <results_dir>/calibration/<time>/ with calibrated.yaml and configs/<group>/calibrated.yaml."""
+
+
+def main(argv: list[str]) -> int:
+    """``rapport calibrate``: check, fit, write the folder; 2 and one line on bad input."""
+    if any(a in ("-h", "--help") for a in argv):
+        print(HELP.format(params=",".join(DEFAULT_PARAMS)))
+        return 0
+    started = time.time()
+    try:
+        spec, targets = parse(argv)
+        check_writable(Path(spec.results_dir), create=False)
+        import optuna  # noqa: F401
+    except ModuleNotFoundError:
+        print("rapport: error: calibrate needs Optuna: pip install 'rapport[sweepers]'", file=sys.stderr)
+        return 2
+    except ParameterError as err:
+        print(f"rapport: error: {err}", file=sys.stderr)
+        return 2
+    res = run_calibration(spec, targets)
+    out = write_calibration(res, fresh_folder(Path(spec.results_dir), "calibration"), started)
+    print(summary_text(res, out))
+    print(f"\nResults: {out}")
+    return 0

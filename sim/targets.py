@@ -1,0 +1,184 @@
+"""Targets: published figures a quantity of the model is compared with (``configs/targets/``).
+
+A targets file is YAML with a list ``targets``; each entry gives
+
+    name        a unique identifier (default: the quantity's name)
+    quantity    a name of ``sim.quantities.QUANTITIES``
+    figure      the published figure, in the quantity's unit
+    band        [lo, hi], the tolerance band; it must contain the figure
+    source      who published it (non-empty text)
+    year        the year of the figure (a whole number)
+    conditions  optional, the keys the quantity allows (e.g. ``age_years: [0, 1]``)
+    note        optional text (e.g. why the band is what it is)
+
+``load_targets`` reads and checks a file; anything wrong raises ``ParameterError`` with one
+line naming the file, the entry (index and name) and what is allowed. ``targets=published``
+(the default of ``rapport validate``) is the file shipped in the package.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .params import ParameterError
+from .quantities import QUANTITY
+from .resources import CONFIG_DIR
+
+TARGET_DIR = CONFIG_DIR / "targets"
+KEYS = ("name", "quantity", "figure", "band", "source", "year", "conditions", "note")
+YEARS = (1900, 2100)
+AGE_YEARS_MAX = 30
+
+
+@dataclass(frozen=True)
+class Target:
+    """One checked target."""
+
+    name: str
+    quantity: str
+    figure: float
+    lo: float
+    hi: float
+    source: str
+    year: int
+    conditions: tuple[tuple[str, Any], ...] = ()  # sorted (key, value) pairs, hashable
+    note: str = ""
+
+    @property
+    def condition(self) -> dict:
+        return dict(self.conditions)
+
+    def within(self, value: float) -> bool:
+        """Whether ``value`` lies in the band (NaN: no)."""
+        return bool(self.lo <= value <= self.hi)
+
+
+def builtin_targets() -> list[str]:
+    """Names of the targets files shipped in the package."""
+    return sorted(p.stem for p in TARGET_DIR.glob("*.yaml"))
+
+
+def resolve(spec: str | Path) -> Path:
+    """A built-in name (``published``) or a path to a YAML file."""
+    path = Path(spec)
+    if path.suffix not in (".yaml", ".yml"):
+        if str(spec) not in builtin_targets():
+            raise ParameterError(f"targets={str(spec)!r}: unknown, allowed are {', '.join(builtin_targets())} "
+                                 f"or a YAML file")
+        path = TARGET_DIR / f"{spec}.yaml"
+    return path
+
+
+def load_targets(spec: str | Path) -> tuple[Target, ...]:
+    """Read and check a targets file (see the module docstring)."""
+    path = resolve(spec)
+    if not path.is_file():
+        raise ParameterError(f"targets={str(spec)!r}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ParameterError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(data, Mapping) or set(data) != {"targets"}:
+        raise ParameterError(f"{path}: expected a mapping with one key, targets (a list of targets)")
+    entries = data["targets"]
+    if not isinstance(entries, list) or not entries:
+        raise ParameterError(f"{path}: targets: expected a non-empty list of targets")
+    out: list[Target] = []
+    for i, entry in enumerate(entries):
+        target = check_target(entry, f"{path}: targets[{i}]")
+        if any(t.name == target.name for t in out):
+            raise ParameterError(f"{path}: targets[{i}] ({target.name}): name used twice, give each target its own "
+                                 f"name")
+        out.append(target)
+    return tuple(out)
+
+
+def check_target(entry: Any, where: str) -> Target:
+    """One entry as a Target, or ParameterError naming ``where`` (file and index) and the name."""
+    if not isinstance(entry, Mapping):
+        raise ParameterError(f"{where}: expected a mapping with keys {', '.join(KEYS)}")
+    label = entry.get("name", entry.get("quantity"))
+    where = f"{where} ({label})" if isinstance(label, str) else where
+    extra = sorted(set(map(str, entry)) - set(KEYS))
+    if extra:
+        raise ParameterError(f"{where}: unknown key {extra[0]!r}, allowed are {', '.join(KEYS)}")
+    missing = [k for k in ("quantity", "figure", "band", "source", "year") if k not in entry]
+    if missing:
+        raise ParameterError(f"{where}: {missing[0]} is missing (each target needs quantity, figure, band, source, "
+                             f"year)")
+    quantity = entry["quantity"]
+    if quantity not in QUANTITY:
+        raise ParameterError(f"{where}: quantity {quantity!r} is unknown, allowed are {', '.join(QUANTITY)}")
+    q = QUANTITY[quantity]
+    name = entry.get("name", quantity)
+    if not isinstance(name, str) or not name.strip():
+        raise ParameterError(f"{where}: name={name!r}: expected a non-empty text")
+    figure = _number(entry["figure"], f"{where}: figure")
+    band = entry["band"]
+    if not isinstance(band, list) or len(band) != 2:
+        raise ParameterError(f"{where}: band={band!r}: expected [lo, hi], two numbers")
+    lo, hi = (_number(x, f"{where}: band") for x in band)
+    if not lo < hi:
+        raise ParameterError(f"{where}: band [{lo:g}, {hi:g}]: expected lo < hi")
+    if not lo <= figure <= hi:
+        raise ParameterError(f"{where}: band [{lo:g}, {hi:g}] excludes its own figure {figure:g}; "
+                             f"allowed is lo <= figure <= hi")
+    if q.unit == "share" and not (0 <= lo and hi <= 1):
+        raise ParameterError(f"{where}: band [{lo:g}, {hi:g}]: {quantity} is a share, allowed is 0 <= lo < hi <= 1")
+    source = entry["source"]
+    if not isinstance(source, str) or not source.strip():
+        raise ParameterError(f"{where}: source={source!r}: expected a non-empty text naming who published the "
+                             f"figure")
+    year = entry["year"]
+    if isinstance(year, bool) or not isinstance(year, int) or not YEARS[0] <= year <= YEARS[1]:
+        raise ParameterError(f"{where}: year={year!r}: expected a whole number in [{YEARS[0]}, {YEARS[1]}]")
+    note = entry.get("note", "")
+    if not isinstance(note, str):
+        raise ParameterError(f"{where}: note={note!r}: expected text")
+    conditions = _conditions(entry.get("conditions") or {}, q, where)
+    return Target(name.strip(), quantity, figure, lo, hi, source.strip(), year, conditions, note.strip())
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ParameterError(f"{where}={value!r}: expected a finite number")
+    return float(value)
+
+
+def _conditions(given: Any, q, where: str) -> tuple[tuple[str, Any], ...]:
+    if not isinstance(given, Mapping):
+        raise ParameterError(f"{where}: conditions={given!r}: expected a mapping")
+    allowed = ", ".join(q.conditions) or "none"
+    for key in given:
+        if key not in q.conditions:
+            raise ParameterError(f"{where}: condition {key!r} is unknown for {q.name}, allowed are {allowed}")
+    for key in q.required:
+        if key not in given:
+            raise ParameterError(f"{where}: {q.name} needs the condition {key} (e.g. {key}: [0, 1])")
+    out = []
+    for key, value in sorted(given.items()):
+        if key == "age_years":
+            if not isinstance(value, list) or len(value) != 2:
+                raise ParameterError(f"{where}: age_years={value!r}: expected [lo, hi] in years")
+            lo, hi = (_number(x, f"{where}: age_years") for x in value)
+            if not 0 <= lo < hi <= AGE_YEARS_MAX:
+                raise ParameterError(f"{where}: age_years=[{lo:g}, {hi:g}]: expected 0 <= lo < hi <= "
+                                     f"{AGE_YEARS_MAX}")
+            value = (lo, hi)
+        out.append((key, value))
+    return tuple(out)
+
+
+def describe_conditions(target: Target) -> str:
+    """The conditions as short text, e.g. ``car aged 0-1 years``."""
+    parts = []
+    for key, value in target.conditions:
+        if key == "age_years":
+            parts.append(f"car aged {value[0]:g}-{value[1]:g} years")
+    return ", ".join(parts)

@@ -1,0 +1,68 @@
+"""The report of a validation: every target against its band, as a figure (embedded) and a table
+in ``validation.html`` (jinja2); rows outside their band are marked, never left out."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib
+
+matplotlib.use("Agg")
+import jinja2  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .validation import OUTSIDE, WITHIN, band, interval, measured_under, show  # noqa: E402
+
+if TYPE_CHECKING:
+    from .validation import ValidationResults
+
+
+def figure(res: "ValidationResults") -> bytes:
+    """One row per target, on the scale of its band (0 = lo, 1 = hi): the band, the published
+    figure and the model's mean with its 95% interval. PNG bytes."""
+    t = res.table.iloc[::-1]
+    width = (t["band_hi"] - t["band_lo"]).to_numpy()
+
+    def scaled(col: str) -> np.ndarray:
+        return (t[col].to_numpy(dtype=float) - t["band_lo"].to_numpy()) / width
+
+    y = np.arange(len(t))
+    fig, ax = plt.subplots(figsize=(8, 1.0 + 0.42 * len(t)))
+    ax.barh(y, 1.0, left=0.0, height=0.6, color="#cfe8cf", label="band")
+    ax.plot(scaled("figure"), y, "kd", label="published figure")
+    model, lo, hi = scaled("model"), scaled("model_lo"), scaled("model_hi")
+    colours = ["#2a7a2a" if s == WITHIN else "#c0392b" for s in t["status"]]
+    for yi, m, a, b, colour in zip(y, model, lo, hi, colours):
+        ax.errorbar([m], [yi], xerr=[[np.nan_to_num(m - a)], [np.nan_to_num(b - m)]], fmt="none", ecolor=colour,
+                    capsize=3)
+    ax.scatter(model, y, c=colours, zorder=3, label="model (95% CI)")
+    ax.set_yticks(y, t["target"])
+    ax.set_xlabel("position in the band (0 = its low end, 1 = its high end)")
+    ax.axvline(0, color="#888", lw=0.6)
+    ax.axvline(1, color="#888", lw=0.6)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_report(res: "ValidationResults", path: Path, info: dict) -> Path:
+    """Write ``validation.html`` (atomically: a temporary file renamed into place)."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    rows = [{"row": r, "model": interval(r), "band": band(r), "figure": show(r.figure, r.unit),
+             "outside": r.status != WITHIN} for r in res.table.itertuples()]
+    html = env.get_template("validate.html").render(
+        spec=res.spec, info=info, rows=rows, under=measured_under(res.spec), OUTSIDE=OUTSIDE,
+        outside=sum(r["outside"] for r in rows), image=base64.b64encode(figure(res)).decode("ascii"))
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
+    return Path(path)

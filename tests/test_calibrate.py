@@ -1,0 +1,87 @@
+"""Calibration: a planted parameter is recovered from a target made by the model itself, the
+fitted file is accepted by `rapport` and the Python API, and bad input stops with one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from sim.calibrate import loss
+from sim.cli import main
+from sim.results import MARKER
+from sim.targets import Target, load_targets
+from sim.validation import measure_seeds
+
+TINY = ["customers=300", "horizon_weeks=40", "replications=2", "workers=1"]
+PLANTED = 0.2  # attention_email; its plausible range is [0.12, 0.4]
+
+
+def test_loss_is_zero_at_the_figures_and_any_point_in_every_band_beats_any_point_outside():
+    t = (Target("a", "open_rate_email", 0.2, 0.1, 0.3, "s", 2019), Target("b", "visits_per_email", 0.02, 0.0, 0.04,
+                                                                          "s", 2019))
+    assert loss(t, np.array([0.2, 0.02])) == 0
+    worst_inside = loss(t, np.array([0.1, 0.0]))
+    assert worst_inside < loss(t, np.array([0.301, 0.02])) and worst_inside < loss(t, np.array([0.2, 0.0401]))
+    assert loss(t, np.array([0.301, 0.02])) < loss(t, np.array([0.301, 0.0401]))  # two outside: worse
+    assert loss(t, np.array([np.nan, 0.02])) >= 100  # a target the run cannot measure
+
+
+@pytest.mark.slow
+def test_a_planted_parameter_is_recovered_and_the_file_runs(tmp_path, capsys):
+    """The target is the model's own open rate at attention_email=0.2 (same seeds): the fit finds
+    it again in both restarts, and `rapport --config-dir` runs with the fitted value."""
+    [opens] = [t for t in load_targets("published") if t.name == "open_rate_email"]
+    values = measure_seeds((opens,), {"customers": 300, "attention_email": PLANTED}, "reciprocal_value", 40, [0, 1],
+                           workers=1)
+    figure = float(values.mean())
+    path = tmp_path / "planted.yaml"
+    path.write_text(json.dumps({"targets": [{"quantity": "open_rate_email", "figure": figure,
+                                             "band": [figure - 0.005, figure + 0.005], "source": "the model", "year": 2026}]}))
+    out = tmp_path / "results"
+    assert main(["calibrate", f"targets={path}", "params=attention_email", "trials=15", "restarts=2", *TINY,
+                 "rival_pull=2.2", f"results_dir={out}"]) == 0
+    [run] = list((out / "calibration").iterdir())
+    for name in ("parameters.csv", "fit.csv", "trials.csv", "calibrated.yaml", "meta.json", MARKER):
+        assert (run / name).is_file(), name
+    ident = pd.read_csv(run / "parameters.csv").iloc[0]
+    assert abs(ident["best"] - PLANTED) < 0.02 and abs(ident["restart_0"] - ident["restart_1"]) < 0.03
+    assert bool(ident["identified"]) and not bool(ident["at_edge"])
+    assert pd.read_csv(run / "fit.csv")["status"].tolist() == ["within"]
+    assert len(pd.read_csv(run / "trials.csv")) == 30
+    flat = yaml.safe_load((run / "calibrated.yaml").read_text())
+    assert flat == {"rival_pull": 2.2, "attention_email": ident["best"]}  # fixed ones kept, not the size
+    from sim import RelationshipModel
+
+    RelationshipModel(customers=100, rng=0, journeys=0, **flat).run(2)  # the Python API accepts it
+    assert yaml.safe_load((run / "configs/behaviour/calibrated.yaml").read_text()) == {"attention_email": ident["best"]}
+    assert yaml.safe_load((run / "configs/market/calibrated.yaml").read_text()) == {"rival_pull": 2.2}
+    assert f"--config-dir {run / 'configs'} market=calibrated behaviour=calibrated" in capsys.readouterr().out
+    assert main(["--config-dir", str(run / "configs"), "behaviour=calibrated", "strategy=reciprocal_value",
+                 "market.customers=300", "horizon_weeks=4", "replications=1", "workers=1",
+                 f"results_dir={tmp_path / 'runs'}"]) == 0
+    [done] = list((tmp_path / "runs").glob("*/*"))
+    assert f"attention_email: {ident['best']}" in (done / "config.yaml").read_text()
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["params=happiness"], "params: 'happiness' is not a parameter that can be fitted"),
+    (["params=customers"], "params: 'customers' is not a parameter that can be fitted"),
+    (["params=word_of_mouth"], "word_of_mouth has no plausible range"),
+    (["params=attention_email", "attention_email=0.2"], "attention_email is also fixed"),
+    (["params=attention_email,attention_email"], "different parameters"),
+    (["fit=nope"], "fit: 'nope' is not a target of published"),
+    (["targets=missing.yaml"], "file not found"),
+    (["trials=0"], "trials='0'"),
+    (["strategy=nope"], "strategy"),
+    (["colour=blue"], "colour: unknown setting"),
+])
+def test_bad_input_stops_with_one_line_and_writes_nothing(tmp_path, capsys, args, fragment):
+    out = tmp_path / "results"
+    assert main(["calibrate", *TINY, *args, f"results_dir={out}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and fragment in err[0], err
+    assert not out.exists()
