@@ -15,7 +15,7 @@ from .events import EventLog
 from .market import build_market
 from .metrics import METRICS
 from .params import CHANNELS, ParameterError, validate
-from .rules import E, Coefficients, Draws, channel_of, content_of, step
+from .rules import E, Coefficients, Draws, channel_of, content_of, step, step_markets
 from .state import FIELDS, STAGES, TIERS
 from .strategies import compile_policy, load_strategy
 
@@ -130,15 +130,18 @@ class RelationshipModel(mesa.Model):
         self.week += 1
         self.draws.fill()
         old_stages = self.pop.stage[self.journey_ids]
-        self.last = step(self.pop, self.policy, self.draws, self.coefficients, self.events)
-        if self.holdout is not None or self.replay is not None:
-            if self.holdout is not None:
-                self.last_holdout = step(self.holdout, NO_CONTACT, self.draws, self.coefficients, self.holdout_events)
-            elif self.week <= len(self.replay.weeks):
-                self.last_holdout = self.replay.weeks[self.week - 1]
-            else:
+        if self.holdout is not None:  # the market and its twin in one pass
+            self.last, self.last_holdout = step_markets(
+                [(self.pop, self.policy, self.events), (self.holdout, NO_CONTACT, self.holdout_events)],
+                self.draws, self.coefficients)
+        else:
+            self.last = step(self.pop, self.policy, self.draws, self.coefficients, self.events)
+        if self.replay is not None:
+            if self.week > len(self.replay.weeks):
                 raise ParameterError(f"holdout: the recorded holdout has {len(self.replay.weeks)} weeks; "
                                      f"week {self.week} cannot be compared")
+            self.last_holdout = self.replay.weeks[self.week - 1]
+        if self.holdout is not None or self.replay is not None:
             h = self.last_holdout
             self.totals["holdout_profit"] += h["revenue"] - h["cost"]
             self.totals["holdout_sales"] += h["our_sales"]

@@ -112,22 +112,51 @@ def step(pop: Population, policy: Policy, draws: Draws, c: Coefficients, events:
     If ``events`` (uint32, one per customer) is given, each customer's week is written
     into it as bits (see ``EVENTS``; the lowest bits hold the content and the channel).
     """
-    if events is None:
-        events = np.empty(pop.n, np.uint32)
-    chunks = max(1, min(CHUNKS, pop.n // 1024))
-    counts = np.zeros((chunks, len(COUNTS)), np.int64)
-    money = np.zeros((chunks, len(MONEY)), np.float64)
-    census = np.zeros((chunks, len(CENSUS)), np.float64)
-    arrays = Arrays(*(getattr(pop, f.name) for f in FIELDS))
+    return step_markets([(pop, policy, events)], draws, c)[0]
+
+
+def step_markets(markets: list, draws: Draws, c: Coefficients) -> list[dict]:
+    """Advance one or two markets of the same size by one week, under the same draws;
+    ``markets`` holds (population, policy, events or None) per market. Returns each market's
+    counts and money, as ``step`` does.
+
+    Two markets (the treated market and its holdout twin) run in one pass: each customer's
+    week in the first market, then in the second, in the same loop iteration (about 6 %
+    faster than two passes). Every market's numbers are the same as when stepped alone.
+    """
+    assert len(markets) in (1, 2), "one market, or a market and its twin"
+    n = markets[0][0].n
+    chunks = max(1, min(CHUNKS, n // 1024))
+    args = []
+    for pop, policy, events in markets:
+        assert pop.n == n, "markets stepped together have the same size"
+        args.append((Arrays(*(getattr(pop, f.name) for f in FIELDS)), pop.ties, weekly_plan(pop, policy, c),
+                     np.empty(n, np.uint32) if events is None else events, np.empty(n, np.int32),
+                     np.zeros((chunks, len(COUNTS)), np.int64), np.zeros((chunks, len(MONEY)), np.float64),
+                     np.zeros((chunks, len(CENSUS)), np.float64)))
     threads = nb.get_num_threads()
-    if pop.n < PARALLEL_FROM:
+    if n < PARALLEL_FROM:
         nb.set_num_threads(1)
     try:
-        plan = weekly_plan(pop, policy, c)
-        _week(arrays, pop.ties, plan, c.attention, c.k, draws.key, events, np.empty(pop.n, np.int32), counts, money)
-        _census(arrays, census)
+        if len(args) == 1:
+            s, ties, plan, ev, said, counts, money, census = args[0]
+            _week(s, ties, plan, c.attention, c.k, draws.key, ev, said, counts, money)
+            _census(s, census)
+        else:
+            (s, ties, plan, ev, said, counts, money, census), (h, h_ties, h_plan, h_ev, h_said, h_counts, h_money,
+                                                               h_census) = args
+            _week_twins(s, ties, plan, ev, said, counts, money, h, h_ties, h_plan, h_ev, h_said, h_counts, h_money,
+                        c.attention, c.k, draws.key)
+            _census(s, census)
+            _census(h, h_census)
     finally:
         nb.set_num_threads(threads)
+    return [_totals(pop, a[5], a[6], a[7]) for (pop, _, _), a in zip(markets, args)]
+
+
+def _totals(pop: Population, counts: np.ndarray, money: np.ndarray, census: np.ndarray) -> dict:
+    """The week's counts, money and census of one market, summed over chunks; the running
+    totals kept on the population are added to it."""
     counts, money, census = counts.sum(axis=0), money.sum(axis=0), census.sum(axis=0)
     out = {name: int(counts[i]) for i, name in enumerate(COUNTS)}
     out.update({name: float(money[i]) for i, name in enumerate(MONEY)})
@@ -150,61 +179,90 @@ def _week(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money):
     _listen(s, k, ev, said, counts[0])
 
 
+@nb.njit(cache=True, parallel=True)
+def _week_twins(s, ties, plan, ev, said, counts, money, h, h_ties, h_plan, h_ev, h_said, h_counts, h_money,
+                attention_by_channel, k, key):
+    """The week of two markets of the same size (a market and its holdout twin) under the
+    same draws: both fused passes in one loop, then each market's word of mouth."""
+    n = s.trust.shape[0]
+    chunks = counts.shape[0]
+    for c in nb.prange(chunks):
+        _twins(s, ties, plan, ev, said, counts[c], money[c], h, h_ties, h_plan, h_ev, h_said, h_counts[c],
+               h_money[c], attention_by_channel, k, key, c * n // chunks, (c + 1) * n // chunks)
+    _listen(s, k, ev, said, counts[0])
+    _listen(h, k, h_ev, h_said, h_counts[0])
+
+
 # The pass and the listeners are compiled without reference counting (``_nrt=False``: they
 # allocate nothing): numba otherwise counts references to the arrays handed to each inlined
 # mechanism, once per customer and call, which made the week about twice as slow.
 @nb.njit(cache=True, _nrt=False)
 def _customers(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, lo, hi):
-    """The mechanisms, in order, for customers lo..hi-1 (word of mouth is only said here).
+    """The week of customers lo..hi-1 (word of mouth is only said here)."""
+    for i in range(lo, hi):
+        _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, i)
+
+
+@nb.njit(cache=True, _nrt=False)
+def _twins(s, ties, plan, ev, said, counts, money, h, h_ties, h_plan, h_ev, h_said, h_counts, h_money,
+           attention_by_channel, k, key, lo, hi):
+    """The week of customers lo..hi-1 in a market (``s``) and its twin (``h``), customer by customer."""
+    for i in range(lo, hi):
+        _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, i)
+        _customer(h, h_ties, h_plan, attention_by_channel, k, key, h_ev, h_said, h_counts, h_money, i)
+
+
+@nb.njit(cache=True, inline="always")
+def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, i):
+    """The mechanisms, in order, for customer i.
 
     State that rarely changes is loaded and stored only when it may change (a sale, a due
     service, a change of flag), to keep the pass's memory traffic to what the week needs.
     """
-    for i in range(lo, hi):
-        stage, known, opted_in, owner, trust = s.stage[i], s.known[i], s.opted_in[i], s.owner[i], float(s.trust[i])
-        relationship = in_relationship(stage)
-        vehicle_age, service_due, affinity, need = time_passes(
-            k, s.vehicle_age[i], s.service_due[i], float(s.affinity[i]), float(s.cycle[i]))
-        rival_offered, rival_relevant = rival_offer(k, key, i, s.interests[i], counts)
-        contacted, content, channel, offer_relevant, fitting, due_soon, cost, e = contact(
-            k, key, i, plan, known, opted_in, stage, s.tier[i], s.interests[i], service_due, 0, counts)
-        fatigue, opted_in, e = noise(k, key, i, float(s.fatigue[i]), opted_in, contacted, fitting, rival_offered,
-                                     rival_relevant, e, counts)
-        opened, reminder_read, e = attention(k, key, i, attention_by_channel, contacted, channel, content, due_soon,
-                                             trust, fatigue, e, counts)
-        if reminder_read:
-            s.reminded[i] = True
-        value_read, attended, trust, affinity, attendee_cost, e = value(k, key, i, opened, content, trust, affinity,
-                                                                        e, counts)
-        offer_read, heed, balance, trust = reciprocity(k, opened, content, offer_relevant, value_read or attended,
-                                                       float(s.reciprocity[i]), trust)
-        visited, e = visit(k, key, i, offer_read, attended, value_read, need, e, counts)
-        buying, bought_us, u_us, u_rival = purchase(k, key, i, need, offer_read, heed, rival_relevant, relationship,
-                                                    trust, affinity, owner, counts)
-        vehicle = serviced = 0.0
-        if buying:
-            vehicle_age, service_due, owner, known, opted_in, ever_ours, purchases, affinity, vehicle, e = sale(
-                k, key, i, buying, bought_us, offer_read, float(s.spend[i]), vehicle_age, service_due, owner, known,
-                opted_in, s.ever_ours[i], s.purchases[i], affinity, e, counts, money)
-            s.owner[i], s.known[i], s.ever_ours[i], s.purchases[i] = owner, known, ever_ours, purchases
-        if service_due <= 0:
-            service_due, trust, affinity, reminded, serviced_with_us, service_visits, serviced, e = service(
-                k, key, i, relationship, bought_us, service_due, owner, trust, affinity, s.reminded[i],
-                s.serviced_with_us[i], s.service_visits[i], float(s.spend[i]), e, counts, money)
-            s.reminded[i], s.serviced_with_us[i], s.service_visits[i] = reminded, serviced_with_us, service_visits
-        drifted = defection(k, key, i, relationship, buying, u_us, u_rival)
-        stage, trust, affinity, equity = lifecycle(k, stage, relationship, bought_us, buying and not bought_us,
-                                                   drifted, known, need, visited, attended, trust, affinity, counts)
-        said[i] = speak(k, key, i, known or s.ever_ours[i], equity, fatigue, ties, counts)
-        if opted_in != s.opted_in[i]:
-            s.opted_in[i] = opted_in
-        s.trust[i], s.affinity[i], s.fatigue[i], s.reciprocity[i] = trust, affinity, fatigue, balance
-        s.stage[i], s.vehicle_age[i], s.service_due[i] = stage, vehicle_age, service_due
-        s.contacts[i] += contacted
-        s.cost[i] += cost + attendee_cost
-        s.margin[i] += vehicle + serviced
-        money[M.cost] += cost + attendee_cost
-        ev[i] = e
+    stage, known, opted_in, owner, trust = s.stage[i], s.known[i], s.opted_in[i], s.owner[i], float(s.trust[i])
+    relationship = in_relationship(stage)
+    vehicle_age, service_due, affinity, need = time_passes(
+        k, s.vehicle_age[i], s.service_due[i], float(s.affinity[i]), float(s.cycle[i]))
+    rival_offered, rival_relevant = rival_offer(k, key, i, s.interests[i], counts)
+    contacted, content, channel, offer_relevant, fitting, due_soon, cost, e = contact(
+        k, key, i, plan, known, opted_in, stage, s.tier[i], s.interests[i], service_due, 0, counts)
+    fatigue, opted_in, e = noise(k, key, i, float(s.fatigue[i]), opted_in, contacted, fitting, rival_offered,
+                                 rival_relevant, e, counts)
+    opened, reminder_read, e = attention(k, key, i, attention_by_channel, contacted, channel, content, due_soon,
+                                         trust, fatigue, e, counts)
+    if reminder_read:
+        s.reminded[i] = True
+    value_read, attended, trust, affinity, attendee_cost, e = value(k, key, i, opened, content, trust, affinity,
+                                                                    e, counts)
+    offer_read, heed, balance, trust = reciprocity(k, opened, content, offer_relevant, value_read or attended,
+                                                   float(s.reciprocity[i]), trust)
+    visited, e = visit(k, key, i, offer_read, attended, value_read, need, e, counts)
+    buying, bought_us, u_us, u_rival = purchase(k, key, i, need, offer_read, heed, rival_relevant, relationship,
+                                                trust, affinity, owner, counts)
+    vehicle = serviced = 0.0
+    if buying:
+        vehicle_age, service_due, owner, known, opted_in, ever_ours, purchases, affinity, vehicle, e = sale(
+            k, key, i, buying, bought_us, offer_read, float(s.spend[i]), vehicle_age, service_due, owner, known,
+            opted_in, s.ever_ours[i], s.purchases[i], affinity, e, counts, money)
+        s.owner[i], s.known[i], s.ever_ours[i], s.purchases[i] = owner, known, ever_ours, purchases
+    if service_due <= 0:
+        service_due, trust, affinity, reminded, serviced_with_us, service_visits, serviced, e = service(
+            k, key, i, relationship, bought_us, service_due, owner, trust, affinity, s.reminded[i],
+            s.serviced_with_us[i], s.service_visits[i], float(s.spend[i]), e, counts, money)
+        s.reminded[i], s.serviced_with_us[i], s.service_visits[i] = reminded, serviced_with_us, service_visits
+    drifted = defection(k, key, i, relationship, buying, u_us, u_rival)
+    stage, trust, affinity, equity = lifecycle(k, stage, relationship, bought_us, buying and not bought_us,
+                                               drifted, known, need, visited, attended, trust, affinity, counts)
+    said[i] = speak(k, key, i, known or s.ever_ours[i], equity, fatigue, ties, counts)
+    if opted_in != s.opted_in[i]:
+        s.opted_in[i] = opted_in
+    s.trust[i], s.affinity[i], s.fatigue[i], s.reciprocity[i] = trust, affinity, fatigue, balance
+    s.stage[i], s.vehicle_age[i], s.service_due[i] = stage, vehicle_age, service_due
+    s.contacts[i] += contacted
+    s.cost[i] += cost + attendee_cost
+    s.margin[i] += vehicle + serviced
+    money[M.cost] += cost + attendee_cost
+    ev[i] = e
 
 
 @nb.njit(cache=True, _nrt=False)

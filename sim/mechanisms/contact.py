@@ -59,7 +59,8 @@ def contact(k, key, i, plan, known, opted_in, stage, tier, interests, service_du
     its cost and the events with the contact's bits.
     """
     segment = stage * N_TIERS + tier
-    contacted = known and opted_in and uniform(key, i, D.contact) < plan.frequency[segment] * plan.thin
+    chance = plan.frequency[segment] * plan.thin  # no draw where it cannot be met (a uniform is never < 0)
+    contacted = known and opted_in and chance > 0.0 and uniform(key, i, D.contact) < chance
     u = uniform(key, i, D.content) if contacted else 0.0  # content and aim only matter when contacted
     content = 0
     for j in range(len(CONTENTS) - 1):
@@ -70,7 +71,7 @@ def contact(k, key, i, plan, known, opted_in, stage, tier, interests, service_du
     due_soon = service_due <= REMINDER_WINDOW
     if content == SALES:
         fitting = offer_relevant
-    elif content == REMINDER:  # relevant near the due date, or when aimed (timed to the customer's car)
+    elif contacted and content == REMINDER:  # relevant near the due date, or when aimed (timed to the customer's car)
         fitting = due_soon or aimed(uniform(key, i, D.aim), targeting)
     else:
         fitting = True
