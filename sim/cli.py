@@ -18,6 +18,7 @@ one line (no traceback) and writes nothing.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -282,8 +283,19 @@ def _command(argv: list[str]) -> int:
     except SystemExit as stop:  # a run's one-line error (and Hydra's own) end it this way
         return stop.code if isinstance(stop.code, int) else 1
     finally:
+        _release_job_log()
         if before is None:
             os.environ.pop(COMMAND_ENV, None)
         else:
             os.environ[COMMAND_ENV] = before
     return 1 if GatherCallback.problems else 0
+
+
+def _release_job_log() -> None:
+    """Close the log files Hydra opened for the job. The job's folder has been renamed by
+    then, so a later log call in the same process (a notebook, a test) would otherwise try
+    to open ``rapport.log`` inside a folder that no longer exists."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        root.removeHandler(handler)
+        handler.close()

@@ -225,3 +225,13 @@ def test_a_run_that_fails_while_writing_leaves_only_an_incomplete_folder(tmp_pat
     assert not (staging / MARKER).exists()
     monkeypatch.undo()
     assert main(["report", str(staging)]) == 2
+
+
+def test_a_run_in_process_leaves_no_log_file_open_behind(tmp_path):
+    """``main`` renames the job's folder when done; a later log call in the same process (a
+    notebook, the next test) must not try to open ``rapport.log`` in the old folder."""
+    import logging
+
+    assert main([*SMALL, "replications=1", f"results_dir={tmp_path}"]) == 0
+    assert not [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    logging.getLogger("sim.after_the_run").warning("logged after the run")  # raised FileNotFoundError before
