@@ -9,7 +9,7 @@ any Mesa model must when agents affect each other.
 The rules are not written again here: ``Customer.step`` calls the same mechanism functions
 as the core's fused pass (``sim/mechanisms/``, the order of ``sim.rules._customers``), in
 their pure Python form (numba's ``.py_func``; the tiny helpers they call, such as the hash
-of the draws, run compiled). With the same starting market (``sim.market.build_market``),
+of the draws, run compiled). With the same starting market (``sim.start.starting_market``),
 the same weekly keys and the same counter-based hash of the draws, and the state rounded
 to float32 where the core stores float32, a run is identical to the core's, bit for bit:
 ``tests/test_baseline.py`` checks it.
@@ -30,10 +30,11 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.market import build_market  # noqa: E402
+from sim.start import starting_market  # noqa: E402
 from sim.mechanisms import (aging, attention, budget, contact, defection, fatigue, lifecycle, purchase,  # noqa: E402
-                            reciprocity, rival, sale, service, value, visits, word_of_mouth)
+                            reciprocity, rival, sale, service, turnover, value, visits, word_of_mouth)
 from sim.mechanisms.records import COUNTS, HEARD, MONEY, E, M  # noqa: E402
+from sim.mechanisms.lifecycle import LAPSED  # noqa: E402
 from sim.mechanisms.shared import in_relationship  # noqa: E402
 from sim.params import CONTENTS, validate  # noqa: E402
 from sim.rules import CHUNKS, Coefficients, Draws  # noqa: E402
@@ -50,11 +51,13 @@ def pure(function):
 
 
 time_passes, rival_offer, choose_contact = pure(aging.time_passes), pure(rival.rival_offer), pure(contact.contact)
-noise, open_contact, give = pure(fatigue.noise), pure(attention.attention), pure(value.value)
+noise, react, open_contact = pure(fatigue.noise), pure(fatigue.reactance), pure(attention.attention)
+give = pure(value.value)
 balance_of, visit, choose_dealer = pure(reciprocity.reciprocity), pure(visits.visit), pure(purchase.purchase)
 sell, serve, drift = pure(sale.sale), pure(service.service), pure(defection.defection)
 stage_of, speak, hear = pure(lifecycle.lifecycle), pure(word_of_mouth.speak), pure(word_of_mouth.hear)
 share_paid = pure(budget.share_paid)
+moves, arrive = pure(turnover.moves_away), pure(turnover.newcomer)
 
 
 def f32(x: float) -> float:
@@ -118,39 +121,48 @@ class Customer(mesa.Agent):
         """This customer's week: the mechanisms in the order of the core's pass (``sim.rules._customers``)."""
         mk, i = self.market, self.index
         k, key, plan, counts, money = mk.k, mk.key, mk.plan, mk.counts, mk.money[self.chunk]
+        if moves(k, key, i, counts):
+            (self.stage, self.known, self.opted_in, self.owner, self.trust, self.affinity, self.fatigue,
+             self.reciprocity, self.ever_ours, self.serviced_with_us, self.reminded) = arrive(k)
+            for name in FLOAT32_FIELDS:
+                setattr(self, name, f32(getattr(self, name)))
         relationship = in_relationship(self.stage)
+        lapsed = self.stage == LAPSED
         vehicle_age, service_due, affinity, need = time_passes(k, self.vehicle_age, self.service_due, self.affinity,
                                                                float(self.cycle))
         rival_offered, rival_relevant = rival_offer(k, key, i, self.interests, counts)
-        contacted, content, channel, offer_relevant, fitting, due_soon, cost, e = choose_contact(
+        contacted, content, channel, fitting, due_soon, cost, e = choose_contact(
             k, key, i, plan, self.known, self.opted_in, self.stage, self.tier, self.interests, service_due, 0, counts)
         self.fatigue, self.opted_in, e = noise(k, key, i, self.fatigue, self.opted_in, contacted, fitting,
                                                rival_offered, rival_relevant, e, counts)
         opened, reminder_read, e = open_contact(k, key, i, mk.attention, contacted, channel, content, due_soon,
                                                 self.trust, self.fatigue, e, counts)
         self.reminded = self.reminded or reminder_read
-        value_read, attended, trust, affinity, attendee_cost, e = give(k, key, i, opened, content, self.trust,
+        trust = react(k, opened, fitting, self.fatigue, self.trust)
+        value_read, attended, trust, affinity, attendee_cost, e = give(k, key, i, opened, content, fitting, trust,
                                                                        affinity, e, counts)
-        offer_read, heed, self.reciprocity, trust = balance_of(k, opened, content, offer_relevant,
-                                                               value_read or attended, self.reciprocity, trust)
-        visited, e = visit(k, key, i, offer_read, attended, value_read, need, e, counts)
+        offer_read, heed, self.reciprocity = balance_of(k, opened, content, fitting, value_read or attended,
+                                                        self.reciprocity)
+        visited, e = visit(k, key, i, opened and fitting, attended, need, e, counts)
         buying, bought_us, u_us, u_rival = choose_dealer(k, key, i, need, offer_read, heed, rival_relevant,
-                                                         relationship, trust, affinity, self.owner, counts)
+                                                         relationship, lapsed, trust, affinity, self.owner, counts)
         vehicle = serviced = 0.0
         if buying:
             (vehicle_age, service_due, self.owner, self.known, self.opted_in, self.ever_ours, self.purchases, affinity,
              vehicle, e) = sell(k, key, i, buying, bought_us, offer_read, self.spend, vehicle_age, service_due,
                                 self.owner, self.known, self.opted_in, self.ever_ours, self.purchases, affinity, e,
                                 counts, money)
+        won_back = False
         if service_due <= 0:
             (service_due, trust, affinity, self.reminded, self.serviced_with_us, self.service_visits, serviced,
-             e) = serve(k, key, i, relationship, bought_us, service_due, self.owner, trust, affinity, self.reminded,
-                        self.serviced_with_us, self.service_visits, self.spend, e, counts, money)
+             won_back, e) = serve(k, key, i, relationship, lapsed, bought_us, service_due, vehicle_age, self.owner,
+                                  trust, affinity, self.reminded, self.serviced_with_us, self.service_visits,
+                                  self.spend, e, counts, money)
         drifted = drift(k, key, i, relationship, buying, u_us, u_rival)
         self.stage, trust, affinity, equity = stage_of(k, self.stage, relationship, bought_us, buying and not bought_us,
-                                                       drifted, self.known, need, visited, attended, trust, affinity,
-                                                       counts)
-        self.said = speak(k, key, i, self.known or self.ever_ours, equity, self.fatigue, self.model.ties, counts)
+                                                       drifted, won_back, self.known, need, visited, attended, trust,
+                                                       affinity, counts)
+        self.said = speak(k, key, i, self.ever_ours, equity, self.fatigue, self.model.ties, counts)
         self.vehicle_age, self.service_due, self.trust, self.affinity = vehicle_age, service_due, trust, affinity
         for name in FLOAT32_FIELDS:
             setattr(self, name, f32(getattr(self, name)))
@@ -186,7 +198,7 @@ class BaselineModel(mesa.Model):
         self.policy = load_strategy(strategy)
         super().__init__(rng=rng)
         self.n = customers
-        pop = build_market(p, self.rng)  # same calls on the same generator as RelationshipModel
+        pop = starting_market(p, self.rng)  # same calls on the same generator as RelationshipModel
         self.draws = Draws(customers, self.rng)
         self.ties = pop.ties
         columns = {f.name: getattr(pop, f.name).tolist() for f in FIELDS}

@@ -47,9 +47,15 @@ PARAMS = (
           plausible=(0.05, 0.3)),
     Param("replacement_weeks", 300, "weeks", 26, 1040, "market", A,
           "Mean vehicle replacement cycle (about six years).",
-          plausible=(260, 360),
+          plausible=(260, 420),
           plausible_source=("new-car ownership 71.4-79.3 months, about 310-345 weeks (Polk 2011-12; IHS Markit "
-                            "2015-16)")),
+                            "2015-16); the intended cycle is longer than the realised one, since short cycles "
+                            "replace more often within any period")),
+    Param("burn_in_weeks", 1040, "weeks", 0, 5200, "market",
+          "assumption: long enough that the market without contact is stationary (tests/test_stationary.py)",
+          "Weeks the drawn market runs without contact before the run starts (its steady state); 0 starts from "
+          "the drawn market itself, out of equilibrium (a newcomer).",
+          plausible=(520, 2080)),
     Param("replacement_spread", 0.25, "1", 0.0, 1.0, "market", A,
           "Coefficient of variation of the replacement cycle between customers.",
           plausible=(0.1, 0.4)),

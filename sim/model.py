@@ -12,7 +12,7 @@ import pandas as pd
 
 from .agents import CustomerView, Dealer, SampledCustomer
 from .events import EventLog
-from .market import build_market
+from .start import starting_market
 from .metrics import METRICS
 from .params import CHANNELS, ParameterError, validate
 from .rules import E, Coefficients, Draws, channel_of, content_of, step, step_markets
@@ -99,7 +99,7 @@ class RelationshipModel(mesa.Model):
         p = self.params
         self.week = 0
         self.coefficients = Coefficients(p)
-        self.pop = build_market(p, self.rng)
+        self.pop = starting_market(p, self.rng)
         self.replay = holdout if isinstance(holdout, HoldoutRun) else None
         self.holdout = self.pop.copy() if holdout is True or holdout is np.True_ else None
         self.horizon = horizon

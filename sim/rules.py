@@ -27,8 +27,8 @@ from .mechanisms.attention import attention
 from .mechanisms.budget import planned_costs, share_paid
 from .mechanisms.contact import Plan, contact
 from .mechanisms.defection import defection
-from .mechanisms.fatigue import noise
-from .mechanisms.lifecycle import lifecycle
+from .mechanisms.fatigue import noise, reactance
+from .mechanisms.lifecycle import LAPSED, lifecycle
 from .mechanisms.purchase import purchase
 from .mechanisms.reciprocity import reciprocity
 from .mechanisms.records import COUNTS, EVENTS, HEARD, MONEY, C, E, M, channel_of, content_of  # noqa: F401
@@ -36,6 +36,7 @@ from .mechanisms.rival import rival_offer
 from .mechanisms.sale import sale
 from .mechanisms.service import service
 from .mechanisms.shared import in_relationship
+from .mechanisms.turnover import moves_away, newcomer
 from .mechanisms.value import value
 from .mechanisms.visits import visit
 from .mechanisms.word_of_mouth import SILENT, hear, speak
@@ -219,12 +220,16 @@ def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, mon
     State that rarely changes is loaded and stored only when it may change (a sale, a due
     service, a change of flag), to keep the pass's memory traffic to what the week needs.
     """
+    if moves_away(k, key, i, counts):
+        (s.stage[i], s.known[i], s.opted_in[i], s.owner[i], s.trust[i], s.affinity[i], s.fatigue[i], s.reciprocity[i],
+         s.ever_ours[i], s.serviced_with_us[i], s.reminded[i]) = newcomer(k)
     stage, known, opted_in, owner, trust = s.stage[i], s.known[i], s.opted_in[i], s.owner[i], float(s.trust[i])
     relationship = in_relationship(stage)
+    lapsed = stage == LAPSED
     vehicle_age, service_due, affinity, need = time_passes(
         k, s.vehicle_age[i], s.service_due[i], float(s.affinity[i]), float(s.cycle[i]))
     rival_offered, rival_relevant = rival_offer(k, key, i, s.interests[i], counts)
-    contacted, content, channel, offer_relevant, fitting, due_soon, cost, e = contact(
+    contacted, content, channel, fitting, due_soon, cost, e = contact(
         k, key, i, plan, known, opted_in, stage, s.tier[i], s.interests[i], service_due, 0, counts)
     fatigue, opted_in, e = noise(k, key, i, float(s.fatigue[i]), opted_in, contacted, fitting, rival_offered,
                                  rival_relevant, e, counts)
@@ -232,28 +237,31 @@ def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, mon
                                          trust, fatigue, e, counts)
     if reminder_read:
         s.reminded[i] = True
-    value_read, attended, trust, affinity, attendee_cost, e = value(k, key, i, opened, content, trust, affinity,
-                                                                    e, counts)
-    offer_read, heed, balance, trust = reciprocity(k, opened, content, offer_relevant, value_read or attended,
-                                                   float(s.reciprocity[i]), trust)
-    visited, e = visit(k, key, i, offer_read, attended, value_read, need, e, counts)
+    trust = reactance(k, opened, fitting, fatigue, trust)
+    value_read, attended, trust, affinity, attendee_cost, e = value(k, key, i, opened, content, fitting, trust,
+                                                                    affinity, e, counts)
+    offer_read, heed, balance = reciprocity(k, opened, content, fitting, value_read or attended,
+                                            float(s.reciprocity[i]))
+    visited, e = visit(k, key, i, opened and fitting, attended, need, e, counts)
     buying, bought_us, u_us, u_rival = purchase(k, key, i, need, offer_read, heed, rival_relevant, relationship,
-                                                trust, affinity, owner, counts)
+                                                lapsed, trust, affinity, owner, counts)
     vehicle = serviced = 0.0
     if buying:
         vehicle_age, service_due, owner, known, opted_in, ever_ours, purchases, affinity, vehicle, e = sale(
             k, key, i, buying, bought_us, offer_read, float(s.spend[i]), vehicle_age, service_due, owner, known,
             opted_in, s.ever_ours[i], s.purchases[i], affinity, e, counts, money)
         s.owner[i], s.known[i], s.ever_ours[i], s.purchases[i] = owner, known, ever_ours, purchases
+    won_back = False
     if service_due <= 0:
-        service_due, trust, affinity, reminded, serviced_with_us, service_visits, serviced, e = service(
-            k, key, i, relationship, bought_us, service_due, owner, trust, affinity, s.reminded[i],
-            s.serviced_with_us[i], s.service_visits[i], float(s.spend[i]), e, counts, money)
+        service_due, trust, affinity, reminded, serviced_with_us, service_visits, serviced, won_back, e = service(
+            k, key, i, relationship, lapsed, bought_us, service_due, vehicle_age, owner, trust, affinity,
+            s.reminded[i], s.serviced_with_us[i], s.service_visits[i], float(s.spend[i]), e, counts, money)
         s.reminded[i], s.serviced_with_us[i], s.service_visits[i] = reminded, serviced_with_us, service_visits
     drifted = defection(k, key, i, relationship, buying, u_us, u_rival)
     stage, trust, affinity, equity = lifecycle(k, stage, relationship, bought_us, buying and not bought_us,
-                                               drifted, known, need, visited, attended, trust, affinity, counts)
-    said[i] = speak(k, key, i, known or s.ever_ours[i], equity, fatigue, ties, counts)
+                                               drifted, won_back, known, need, visited, attended, trust, affinity,
+                                               counts)
+    said[i] = speak(k, key, i, s.ever_ours[i], equity, fatigue, ties, counts)
     if opted_in != s.opted_in[i]:
         s.opted_in[i] = opted_in
     s.trust[i], s.affinity[i], s.fatigue[i], s.reciprocity[i] = trust, affinity, fatigue, balance
@@ -296,4 +304,4 @@ def _census(s, out):
                 row[CS.affinity_sum] += s.affinity[i]
                 row[CS.fatigue_sum] += s.fatigue[i]
             row[CS.ever_ours] += s.ever_ours[i]
-            row[CS.experienced] += s.known[i] or s.ever_ours[i]
+            row[CS.experienced] += s.ever_ours[i]

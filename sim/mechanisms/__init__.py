@@ -14,9 +14,9 @@ so that the week is still one pass over memory. The same functions in pure Pytho
 """
 
 from . import (aging, attention, budget, contact, defection, fatigue, lifecycle, purchase, reciprocity, rival, sale,
-               service, value, visits, word_of_mouth)
+               service, turnover, value, visits, word_of_mouth)
 
 # The order of the weekly pass (budget runs first, over all customers; word of mouth's
 # listeners in a second pass after everyone has spoken).
-MECHANISMS = (budget, aging, rival, contact, fatigue, attention, value, reciprocity, visits, purchase, sale, service,
+MECHANISMS = (budget, turnover, aging, rival, contact, fatigue, attention, value, reciprocity, visits, purchase, sale, service,
               defection, lifecycle, word_of_mouth)

@@ -3,9 +3,11 @@ channel, whether it fits the customer, and what it costs.
 
 The policy gives, per segment (stage x tier), a weekly contact chance, a channel, a
 cumulative content mix and a targeting strictness; the budget's share (``budget``) thins
-every chance. A sales offer fits when it is relevant (aimed, or of interest: see
-``shared.relevant``); a service reminder fits within ``REMINDER_WINDOW`` weeks of the due
-date or when aimed; value content and invitations always fit.
+every chance. Every content has a relevance to the customer, whatever its label: a sales
+offer, a piece of value content or an event invitation fits when it is on a topic of the
+customer's interests, by aim or by chance (``shared.relevant``); a service reminder fits
+within ``REMINDER_WINDOW`` weeks of the due date or when aimed. A generic newsletter is as
+much noise as a generic offer.
 """
 
 from __future__ import annotations
@@ -54,9 +56,8 @@ Plan = namedtuple("Plan", "frequency channel mix targeting channel_cost thin")
 def contact(k, key, i, plan, known, opted_in, stage, tier, interests, service_due, events, counts):
     """Our contact of the week, if any.
 
-    Returns contacted, content, channel, offer_relevant (a relevant sales offer was sent),
-    fitting (the contact fits the customer), due_soon (service due within the window),
-    its cost and the events with the contact's bits.
+    Returns contacted, content, channel, fitting (the contact is relevant to the customer),
+    due_soon (service due within the window), its cost and the events with the contact's bits.
     """
     segment = stage * N_TIERS + tier
     chance = plan.frequency[segment] * plan.thin  # no draw where it cannot be met (a uniform is never < 0)
@@ -67,14 +68,13 @@ def contact(k, key, i, plan, known, opted_in, stage, tier, interests, service_du
         content += u >= plan.mix[segment, j]
     channel = plan.channel[segment]
     targeting = plan.targeting[segment]
-    offer_relevant = contacted and relevant(interests, uniform(key, i, D.aim), targeting)
     due_soon = service_due <= REMINDER_WINDOW
-    if content == SALES:
-        fitting = offer_relevant
-    elif contacted and content == REMINDER:  # relevant near the due date, or when aimed (timed to the customer's car)
+    if not contacted:
+        fitting = False
+    elif content == REMINDER:  # relevant near the due date, or when aimed (timed to the customer's car)
         fitting = due_soon or aimed(uniform(key, i, D.aim), targeting)
-    else:
-        fitting = True
+    else:  # a topic: of interest by aim or by chance
+        fitting = relevant(interests, uniform(key, i, D.aim), targeting)
     contact_cost = 0.0
     if contacted:
         events |= E.contacted | content | (channel << CHANNEL_SHIFT)
@@ -83,6 +83,6 @@ def contact(k, key, i, plan, known, opted_in, stage, tier, interests, service_du
         counts[C.contacts] += 1
         if content == SALES:
             counts[C.offers] += 1
-            counts[C.relevant_offers] += offer_relevant
+            counts[C.relevant_offers] += fitting
         contact_cost = plan.channel_cost[channel] + (k.cost_value_content if content == VALUE else 0.0)
-    return contacted, content, channel, offer_relevant, fitting, due_soon, contact_cost, events
+    return contacted, content, channel, fitting, due_soon, contact_cost, events

@@ -20,7 +20,7 @@ import numba as nb
 import numpy as np
 
 DRAWS = ("contact", "content", "aim", "open", "event", "visit", "unsubscribe", "rival",
-         "buy", "choice", "service_choice", "quality", "defect", "talk", "tie", "opt_in")
+         "buy", "choice", "service_choice", "quality", "defect", "talk", "tie", "opt_in", "move")
 D = namedtuple("D", DRAWS)(*range(len(DRAWS)))
 STRIDE = max(16, 1 << (len(DRAWS) - 1).bit_length())  # hash counters per customer; never fewer than draws
 assert len(DRAWS) <= STRIDE, "a decision would reuse the next customer's draw"

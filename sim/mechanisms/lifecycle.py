@@ -3,7 +3,8 @@ the stage follows from the week.
 
 Bought from us: purchase. In a relationship and bought from the rival, or drifted: lapsed.
 Otherwise in a relationship: loyalty if equity >= ``loyalty_threshold``, else connection.
-Lapsed stays lapsed until a purchase with us. Others: consideration if known and (need >
+Lapsed stays lapsed until won back: a purchase with us, or (owners of a car we sold) a
+satisfying service visit with us (``service``). Others: consideration if known and (need >
 0.5 or visited or attended), else prospect.
 """
 
@@ -30,8 +31,8 @@ IN_MARKET = 0.5  # need above which a known customer is considering a purchase
 
 
 @nb.njit(cache=True, inline="always")
-def lifecycle(k, stage, relationship, bought_us, bought_rival, drifted, known, need, visited, attended, trust,
-              affinity, counts):
+def lifecycle(k, stage, relationship, bought_us, bought_rival, drifted, won_back, known, need, visited, attended,
+              trust, affinity, counts):
     """Returns the new stage, trust and affinity clipped to [0, 1], and equity."""
     trust = min(max(trust, 0.0), 1.0)
     affinity = min(max(affinity, 0.0), 1.0)
@@ -41,7 +42,7 @@ def lifecycle(k, stage, relationship, bought_us, bought_rival, drifted, known, n
     elif (relationship and bought_rival) or drifted:
         stage = LAPSED
         counts[C.defections] += 1
-    elif relationship:
+    elif relationship or won_back:
         stage = LOYALTY if equity >= k.loyalty_threshold else CONNECTION
     elif stage == LAPSED:
         stage = LAPSED

@@ -5,7 +5,8 @@ A car due for replacement is replaced with weekly hazard ``purchase_hazard`` x n
 offer arrived)). The buyer picks us with chance logistic(U_us - U_rival): U_us =
 ``trust_weight`` trust + ``affinity_weight`` affinity + ``offer_pull`` x heed (offer read) +
 ln(1 + ``existing_customer_bonus``) in a relationship with us; U_rival = ``rival_pull`` +
-``offer_pull`` (relevant rival offer) + the same bonus if the current car is the rival's.
+``offer_pull`` (relevant rival offer) + the same bonus if the customer is the rival's (the
+current car is the rival's, or the owner lapsed from us: a lapsed owner's loyalty has moved).
 The utilities are also what defection weighs (``defection``).
 """
 
@@ -47,19 +48,19 @@ PARAMS = (
           plausible_source="next car from the same dealer 38-42.6% (Polk 1999; S&P Global Mobility 2022)"),
 )
 DRAWS = ("buy", "choice")
-READS = ("trust", "affinity", "owner")
+READS = ("trust", "affinity", "owner", "stage")
 WRITES = ()
 
 
 @nb.njit(cache=True, inline="always")
-def purchase(k, key, i, need, offer_read, heed, rival_relevant, relationship, trust, affinity, owner, counts):
+def purchase(k, key, i, need, offer_read, heed, rival_relevant, relationship, lapsed, trust, affinity, owner, counts):
     """Returns buying (a car is bought this week), bought_us, and the utilities u_us, u_rival."""
     offer_push = heed if offer_read else 0.0
     hazard = k.purchase_hazard * need * (1.0 + k.offer_lift * (offer_push + rival_relevant))
     buying = uniform(key, i, D.buy) < hazard
     u_us = (k.trust_weight * trust + k.affinity_weight * affinity + k.offer_pull * offer_push
             + k.existing * relationship)
-    u_rival = k.rival_pull + k.offer_pull * rival_relevant + k.existing * (owner == RIVAL)
+    u_rival = k.rival_pull + k.offer_pull * rival_relevant + k.existing * (owner == RIVAL or lapsed)
     bought_us = buying and uniform(key, i, D.choice) < logistic(u_us - u_rival)
     if buying and relationship:
         counts[C.replacements_by_our_owners] += 1

@@ -16,7 +16,7 @@ from ..state import CHANNELS, CONTENTS
 # Weekly counters returned by ``step`` (integers) and money totals ($).
 COUNTS = ("contacts", "offers", "relevant_offers", "opens", "visits", "event_attendance", "our_sales",
           "rival_sales", "offer_sales", "rival_contacts", "service_visits", "rival_service_visits",
-          "unsubscribes", "opt_ins", "defections", "referrals", "promoters", "detractors",
+          "unsubscribes", "opt_ins", "defections", "referrals", "promoters", "detractors", "newcomers",
           "replacements_by_our_owners", "repurchases_with_us", "service_by_our_owners",
           "service_with_us_by_our_owners")
 MONEY = ("vehicle_margin", "service_margin", "cost", "rival_revenue")

@@ -1,8 +1,10 @@
-"""Rule 4, giving value: read value content and attended events build trust and affinity.
+"""Rule 4, giving value: relevant value content read and attended events build trust and affinity.
 
-Value content read closes ``value_trust_gain`` of the gap to full trust and
+Only what is relevant to the customer gives value (``contact``: on a topic of their
+interests); irrelevant value content read is noise like any irrelevant contact. Relevant
+value content read closes ``value_trust_gain`` of the gap to full trust and
 ``value_affinity_gain`` of the gap to full affinity. An event invitation read leads to
-attendance with chance ``event_attendance`` x (0.5 + affinity); attending builds trust as
+attendance (if relevant) with chance ``event_attendance`` x (0.5 + affinity); attending builds trust as
 value content does, closes ``event_affinity_gain`` of the affinity gap and costs
 ``cost_attendee``. (Both also add to the reciprocity balance: see ``reciprocity``.)
 """
@@ -42,10 +44,11 @@ ATTENDANCE_BASE = 0.5  # attendance chance at zero affinity, relative to event_a
 
 
 @nb.njit(cache=True, inline="always")
-def value(k, key, i, opened, content, trust, affinity, events, counts):
-    """What value given this week does. Returns value_read, attended, trust, affinity, attendee_cost, events."""
-    value_read = opened and content == VALUE
-    attended = opened and content == EVENT and uniform(key, i, D.event) < k.event_attendance * (
+def value(k, key, i, opened, content, fitting, trust, affinity, events, counts):
+    """What value given this week does. Returns value_read (relevant value content read),
+    attended, trust, affinity, attendee_cost, events."""
+    value_read = opened and fitting and content == VALUE
+    attended = opened and fitting and content == EVENT and uniform(key, i, D.event) < k.event_attendance * (
         ATTENDANCE_BASE + affinity)
     attendee_cost = 0.0
     if value_read or attended:

@@ -1,5 +1,6 @@
-"""Rule 4, website visits: a read relevant offer or an attended event leads to a visit with
-chance ``visit_rate`` x (0.5 + need); read value content with ``VALUE_VISITS`` of that."""
+"""Rule 4, website visits (clicks): relevant content read, of any kind, or an attended event
+leads to a visit with chance ``visit_rate`` x (0.5 + need). A customer in the market for a
+car clicks more; what the content is called does not matter (even-handed rules)."""
 
 from __future__ import annotations
 
@@ -11,26 +12,24 @@ from .records import C, E
 
 PARAMS = (
     Param("visit_rate", 0.25, "probability", 0.0, 1.0, "behaviour", A,
-          "Chance that reading a relevant offer leads to a website visit (scaled by need).",
-          plausible=(0.1, 0.4),
-          plausible_source=("clicks per open 9.8% (automotive) to 14.3% (Campaign Monitor); assumption up to 0.4 for a "
-                            "relevant offer")),
+          "Chance that reading relevant content (or attending an event) leads to a website visit (scaled by need).",
+          plausible=(0.05, 0.5),
+          plausible_source=("clicks per open 9.8% (automotive) to 14.3% (Campaign Monitor 2019-2020); higher for "
+                            "relevant content")),
 )
 DRAWS = ("visit",)
 READS = ()
 WRITES = ()
 
 VISIT_BASE = 0.5  # visit chance at zero need, relative to visit_rate
-VALUE_VISITS = 0.3  # visit chance after value content, relative to an offer or an event
 
 
 @nb.njit(cache=True, inline="always")
-def visit(k, key, i, offer_read, attended, value_read, need, events, counts):
+def visit(k, key, i, relevant_read, attended, need, events, counts):
     """Whether what was read this week brings the customer to our website. Returns visited, events."""
     visited = False
-    if offer_read or attended or value_read:
-        strength = 1.0 if (offer_read or attended) else VALUE_VISITS
-        visited = uniform(key, i, D.visit) < k.visit_rate * (VISIT_BASE + need) * strength
+    if relevant_read or attended:
+        visited = uniform(key, i, D.visit) < k.visit_rate * (VISIT_BASE + need)
         if visited:
             events |= E.visited
             counts[C.visits] += 1

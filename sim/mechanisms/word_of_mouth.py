@@ -1,5 +1,6 @@
-"""Rule 9, word of mouth: customers with experience of us (in our CRM or ever ours) speak of
-us, and what they say moves their ties.
+"""Rule 9, word of mouth: customers with experience of us (who have owned a car bought from
+us) speak of us, and what they say moves their ties. (A prospect who merely is in our CRM
+has nothing to tell.)
 
 Sentiment = equity x (1 - ``FATIGUE_IN_SENTIMENT`` x fatigue); at or above
 ``promoter_threshold`` a customer is a promoter, at or below ``detractor_threshold`` a
@@ -58,7 +59,7 @@ SILENT = -1  # what ``speak`` returns when nothing is said
 def speak(k, key, i, experienced, equity, fatigue, ties, counts):
     """What customer i says this week: SILENT, or 2 x the listener's id + (0 praise, 1 warning).
 
-    ``experienced``: in our CRM or ever ours; ``ties``: the network, one row of neighbour ids
+    ``experienced``: has owned a car bought from us; ``ties``: the network, one row of neighbour ids
     per customer.
     """
     if not experienced:
