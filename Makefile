@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-launchers ray-env bench dashboard screenshot docs validation baseline mutation clean
+.PHONY: demo test test-launchers ray-env bench dashboard screenshot docs validation calibration studies baseline mutation clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,3 +61,14 @@ clean:
 
 screenshot: $(STAMP)
 	RAPPORT_SCREENSHOT=docs/dashboard.png $(BIN)/python -m pytest -q -m browser tests/test_dashboard.py
+
+# The shipped defaults of the calibrated parameters (configs/calibrated.yaml, read by sim/params.py):
+# `rapport calibrate` against configs/targets/published.yaml. Takes about half an hour on 2 cores.
+CALIBRATION ?= params=attention_email,visit_rate,unsubscribe_rate,rival_pull,replacement_weeks,service_pull,service_age_decline,pareto_alpha trials=80 restarts=3 replications=2 customers=6000 horizon_weeks=260
+calibration: $(STAMP)
+	$(BIN)/rapport calibrate $(CALIBRATION) defaults=configs/calibrated.yaml
+
+# docs/verdict.md: profit against contact frequency, and the ranking under plausible regimes (sim/studies.py).
+STUDIES ?= customers=10000 seeds=5 weeks=260
+studies: $(STAMP)
+	$(BIN)/python -m sim.studies $(STUDIES)

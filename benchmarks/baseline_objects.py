@@ -121,7 +121,8 @@ class Customer(mesa.Agent):
         """This customer's week: the mechanisms in the order of the core's pass (``sim.rules._customers``)."""
         mk, i = self.market, self.index
         k, key, plan, counts, money = mk.k, mk.key, mk.plan, mk.counts, mk.money[self.chunk]
-        if moves(k, key, i, counts):
+        moved = moves(k, key, i, counts)
+        if moved:
             (self.stage, self.known, self.opted_in, self.owner, self.trust, self.affinity, self.fatigue,
              self.reciprocity, self.ever_ours, self.serviced_with_us, self.reminded) = arrive(k)
             for name in FLOAT32_FIELDS:
@@ -132,7 +133,7 @@ class Customer(mesa.Agent):
                                                                float(self.cycle))
         rival_offered, rival_relevant = rival_offer(k, key, i, self.interests, counts)
         contacted, content, channel, fitting, due_soon, cost, e = choose_contact(
-            k, key, i, plan, self.known, self.opted_in, self.stage, self.tier, self.interests, service_due, 0, counts)
+            k, key, i, plan, self.known, self.opted_in, self.stage, self.tier, self.interests, service_due, E.moved if moved else 0, counts)
         self.fatigue, self.opted_in, e = noise(k, key, i, self.fatigue, self.opted_in, contacted, fitting,
                                                rival_offered, rival_relevant, e, counts)
         opened, reminder_read, e = open_contact(k, key, i, mk.attention, contacted, channel, content, due_soon,

@@ -79,6 +79,7 @@ class CalibrationSpec:
     fixed: dict = field(default_factory=lambda: {"customers": 2000})
     workers: int = 0
     results_dir: str = "results"
+    defaults: str = ""  # if set, also write the fitted values there as the shipped defaults (``make calibration``)
 
 
 SETTINGS = tuple(f.name for f in fields(CalibrationSpec) if f.name != "fixed")
@@ -228,6 +229,18 @@ def write_calibration(res: CalibrationResults, final_dir: Path, started: float) 
     return publish(staging, final_dir, f"{info['started']} rapport calibrate {info['commit']}")
 
 
+def write_defaults(res: CalibrationResults, path: Path, argv: list[str]) -> None:
+    """The fitted values as the shipped defaults (read by ``sim.params``), written whole or not at all."""
+    fitted = {k: (int(v) if PARAMS[k].kind is int else float(v)) for k, v in res.best.items()}
+    data = {"command": "rapport calibrate " + " ".join(argv), "date": f"{datetime.now():%Y-%m-%d}",
+            "targets": res.spec.targets, "loss": float(res.fit["loss"].iloc[0]), "parameters": fitted}
+    head = ("# The shipped defaults of the calibrated parameters, written by `make calibration` (the command below).\n"
+            "# sim/params.py reads it; do not edit by hand: rerun the command.\n")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(head + yaml.safe_dump(data, sort_keys=False))
+    tmp.replace(path)
+
+
 def summary_text(res: CalibrationResults, folder: Path) -> str:
     """The fitted parameters, their identification and the fit, as terminal lines."""
     from .validation import OUTSIDE, WITHIN, interval
@@ -257,6 +270,7 @@ Fit parameters to a targets file with Optuna (TPE) under common random numbers.
   trials=30 restarts=3        trials per restart; restarts show how well each parameter is identified
   replications=2 seed=0       seeds per trial: seed + r, the same for every trial
   horizon_weeks=260 workers=0 results_dir=results
+  defaults=PATH       also write the fitted values to PATH as shipped defaults (make calibration)
   NAME=value          any other parameter, fixed (default customers=2000)
 Writes <results_dir>/calibration/<time>/ with calibrated.yaml and configs/<group>/calibrated.yaml."""
 
@@ -270,6 +284,8 @@ def main(argv: list[str]) -> int:
     try:
         spec, targets = parse(argv)
         check_writable(Path(spec.results_dir), create=False)
+        if spec.defaults:
+            check_writable(Path(spec.defaults).resolve().parent, create=False)
         import optuna  # noqa: F401
     except ModuleNotFoundError:
         print("rapport: error: calibrate needs Optuna: pip install 'rapport[sweepers]'", file=sys.stderr)
@@ -279,6 +295,9 @@ def main(argv: list[str]) -> int:
         return 2
     res = run_calibration(spec, targets)
     out = write_calibration(res, fresh_folder(Path(spec.results_dir), "calibration"), started)
+    if spec.defaults:
+        write_defaults(res, Path(spec.defaults), argv)
+        print(f"Shipped defaults: {spec.defaults}")
     print(summary_text(res, out))
     print(f"\nResults: {out}")
     return 0

@@ -55,6 +55,7 @@ FLAGS = (
     ("referral", E.referred, 0, NONE),
     ("heard_praise", E.heard_praise, 0, NONE),
     ("heard_warning", E.heard_warning, 0, NONE),
+    ("newcomer", E.moved, 0, NONE),  # the customer moved away and a newcomer took the place (``turnover``)
 )
 EVENT_NAMES = ("contact", *dict.fromkeys(name for name, *_ in FLAGS), "stage_change")
 COLUMNS = ("holdout", "customer", "week", "event", "dealer", "channel", "content", "relevant", "stage", "amount")

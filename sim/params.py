@@ -10,11 +10,15 @@ allowed.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
+
+import yaml
 
 from . import market
 from .declare import INF, A, Param, ParameterError
 from .mechanisms import MECHANISMS
+from .resources import CONFIG_DIR
 from .state import CHANNELS, CONTENTS
 
 __all__ = ["PARAMS", "ORDER", "Param", "ParameterError", "CHANNELS", "CONTENTS", "INF", "defaults", "validate",
@@ -54,7 +58,21 @@ def _gather() -> dict[str, Param]:
     return {name: declared[name] for name in ORDER}
 
 
-PARAMS: dict[str, Param] = _gather()
+def _calibrated(params: dict[str, Param]) -> dict[str, Param]:
+    """``params`` with the defaults of ``CALIBRATED`` (written by ``make calibration``) in place."""
+    if not CALIBRATED.exists():
+        return params
+    data = yaml.safe_load(CALIBRATED.read_text())
+    source = f"calibrated to configs/targets/{data['targets']}.yaml (`make calibration`, {data['date']})"
+    for name, value in data["parameters"].items():
+        if name not in params:
+            raise ValueError(f"{CALIBRATED}: {name!r} is not a parameter")
+        params[name] = replace(params[name], default=params[name].check(value), source=source)
+    return params
+
+
+CALIBRATED = CONFIG_DIR / "calibrated.yaml"  # the shipped defaults of the calibrated parameters
+PARAMS: dict[str, Param] = _calibrated(_gather())
 
 
 def defaults() -> dict[str, Any]:

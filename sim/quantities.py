@@ -78,28 +78,34 @@ def _week_keys(rows: pd.DataFrame, weeks: int) -> np.ndarray:
 # --- cars -----------------------------------------------------------------------------------
 def car_at_events(run: Run, event: str) -> pd.DataFrame:
     """Rows of ``event`` (purchase or service) with the car concerned: its ``age`` (weeks) and
-    ``seller`` (0 us, 1 rival) at that week. For a purchase it is the car being replaced."""
+    ``seller`` (0 us, 1 rival) at that week. For a purchase it is the car being replaced.
+
+    A newcomer (``turnover``) keeps the slot's car but bought it elsewhere: from then on its
+    seller is the rival's side until the next purchase."""
     log = run.log
-    rows = log[log["event"].isin(["purchase", event])][["customer", "week", "event", "dealer"]]
-    # A purchase resets the age before any service of the same week (the kernel's order).
-    rows = rows.assign(is_purchase=(rows["event"] == "purchase").to_numpy())
-    rows = rows.sort_values(["customer", "week", "is_purchase"], ascending=[True, True, False], kind="stable")
-    bought = rows["is_purchase"].to_numpy()
+    rows = log[log["event"].isin(["newcomer", "purchase", event])][["customer", "week", "event", "dealer"]]
+    # In a week: the newcomer arrives first, a purchase resets the age before any service (the kernel's order).
+    order = np.select([rows["event"] == "newcomer", rows["event"] == "purchase"], [0, 1], 2)
+    rows = rows.assign(order=order).sort_values(["customer", "week", "order"], kind="stable")
+    kind = rows["order"].to_numpy()
     week = rows["week"].to_numpy(np.int64)
     who = rows["customer"].to_numpy(np.int64)
-    seller = np.where(rows["dealer"].to_numpy() == "us", US, 1 - US)
-    last_week = pd.Series(np.where(bought, week, -1)).replace(-1, np.nan)
-    last_seller = pd.Series(np.where(bought, seller, -1)).replace(-1, np.nan)
+    seller = np.where(kind == 0, 1 - US, np.where(rows["dealer"].to_numpy() == "us", US, 1 - US))
     group = pd.Series(who)
-    # the last purchase strictly before each row, within the customer
-    prev_week = last_week.groupby(group).shift(1).groupby(group).ffill().to_numpy()
-    prev_seller = last_seller.groupby(group).shift(1).groupby(group).ffill().to_numpy()
-    fresh = np.isnan(prev_week)
+    # the last purchase (for the age) and the last change of seller (purchase or newcomer) strictly before each row
+    prev_week = _previous(pd.Series(np.where(kind == 1, week, -1)), group)
+    prev_seller = _previous(pd.Series(np.where(kind <= 1, seller, -1)), group)
     out = pd.DataFrame({
         "customer": who, "week": week, "dealer": rows["dealer"].to_numpy(),
-        "age": np.where(fresh, run.start_age[who] + week, week - np.nan_to_num(prev_week)).astype(np.int64),
-        "seller": np.where(fresh, run.start_owner[who], np.nan_to_num(prev_seller)).astype(np.int64)})
+        "age": np.where(np.isnan(prev_week), run.start_age[who] + week, week - np.nan_to_num(prev_week)),
+        "seller": np.where(np.isnan(prev_seller), run.start_owner[who], np.nan_to_num(prev_seller))})
+    out = out.astype({"age": np.int64, "seller": np.int64})
     return out[(rows["event"] == event).to_numpy()].reset_index(drop=True)
+
+
+def _previous(values: pd.Series, group: pd.Series) -> np.ndarray:
+    """Per row, the last value >= 0 strictly before it within its group (NaN if none)."""
+    return values.replace(-1, np.nan).groupby(group).shift(1).groupby(group).ffill().to_numpy()
 
 
 def same_dealer_repurchase(run: Run, conditions: dict) -> float:

@@ -220,7 +220,8 @@ def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, mon
     State that rarely changes is loaded and stored only when it may change (a sale, a due
     service, a change of flag), to keep the pass's memory traffic to what the week needs.
     """
-    if moves_away(k, key, i, counts):
+    moved = moves_away(k, key, i, counts)
+    if moved:
         (s.stage[i], s.known[i], s.opted_in[i], s.owner[i], s.trust[i], s.affinity[i], s.fatigue[i], s.reciprocity[i],
          s.ever_ours[i], s.serviced_with_us[i], s.reminded[i]) = newcomer(k)
     stage, known, opted_in, owner, trust = s.stage[i], s.known[i], s.opted_in[i], s.owner[i], float(s.trust[i])
@@ -230,7 +231,7 @@ def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, mon
         k, s.vehicle_age[i], s.service_due[i], float(s.affinity[i]), float(s.cycle[i]))
     rival_offered, rival_relevant = rival_offer(k, key, i, s.interests[i], counts)
     contacted, content, channel, fitting, due_soon, cost, e = contact(
-        k, key, i, plan, known, opted_in, stage, s.tier[i], s.interests[i], service_due, 0, counts)
+        k, key, i, plan, known, opted_in, stage, s.tier[i], s.interests[i], service_due, E.moved if moved else 0, counts)
     fatigue, opted_in, e = noise(k, key, i, float(s.fatigue[i]), opted_in, contacted, fitting, rival_offered,
                                  rival_relevant, e, counts)
     opened, reminder_read, e = attention(k, key, i, attention_by_channel, contacted, channel, content, due_soon,

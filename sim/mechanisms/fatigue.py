@@ -36,8 +36,9 @@ PARAMS = (
           plausible=(0.002, 0.05),
           plausible_source=("0.10-0.25% unsubscribes per email (Campaign Monitor benchmarks 2019-2020; Mailchimp "
                             "2019); higher for a fully fatigued customer")),
-    Param("reactance_trust_cost", 0.02, "trust/contact", 0.0, 1.0, "behaviour",
-          "Godfrey, Seiders & Voss 2011 (J. Marketing 75(4)): reactance to communication volume lowers repurchase",
+    Param("reactance_trust_cost", 0.005, "trust/contact", 0.0, 1.0, "behaviour",
+          ("assumption: Godfrey, Seiders & Voss 2011 (J. Marketing 75(4)) find an inverted U between communication "
+           "volume and repurchase; set so that moderate contact pays and weekly contact costs trust"),
           "Trust a fully fatigued customer loses on reading an irrelevant contact of ours (any content).",
           plausible=(0.0, 0.05)),
 )

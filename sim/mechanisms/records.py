@@ -28,7 +28,7 @@ CHANNEL_BITS = max(1, (len(CHANNELS) - 1).bit_length())
 CHANNEL_SHIFT = CONTENT_BITS
 EVENT_SHIFT = CONTENT_BITS + CHANNEL_BITS
 EVENTS = ("contacted", "relevant", "opened", "visited", "attended", "unsubscribed", "bought_us",
-          "bought_rival", "serviced", "serviced_us", "referred", "heard_praise", "heard_warning")
+          "bought_rival", "serviced", "serviced_us", "referred", "heard_praise", "heard_warning", "moved")
 E = namedtuple("E", EVENTS)(*(1 << (EVENT_SHIFT + i) for i in range(len(EVENTS))))
 HEARD = E.heard_praise | E.heard_warning
 assert EVENT_SHIFT + len(EVENTS) <= 32, "event bits do not fit the uint32 event word"

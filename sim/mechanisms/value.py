@@ -19,8 +19,8 @@ from .records import C, E
 from .shared import EVENT, VALUE
 
 PARAMS = (
-    Param("value_trust_gain", 0.010, "trust/contact", 0.0, 1.0, "behaviour",
-          "domain notes: give something of value before asking", 
+    Param("value_trust_gain", 0.020, "trust/contact", 0.0, 1.0, "behaviour",
+          "assumption (domain notes: give something of value before asking)",
           "Share of the gap to full trust closed by one piece of value content read.",
           plausible=(0.003, 0.03)),
     Param("value_affinity_gain", 0.020, "affinity/contact", 0.0, 1.0, "behaviour", A,
