@@ -52,7 +52,7 @@ docs: $(STAMP)
 	$(BIN)/python -c 'from sim.params import write_markdown_table; write_markdown_table("docs/model.md")'
 
 # The validation section of docs/model.md: the model against configs/targets/published.yaml.
-VALIDATION ?= customers=10000 horizon_weeks=520 replications=5
+VALIDATION ?= customers=10000 horizon_weeks=260 replications=5
 validation: $(STAMP)
 	$(BIN)/rapport validate $(VALIDATION) docs=docs/model.md
 

@@ -56,7 +56,7 @@ from .validation import table
 INTEGER_SETTINGS = {"trials": (1, 100_000), "restarts": (1, 100), "replications": (1, 1000),
                     "seed": (0, 2**32 - 1), "horizon_weeks": (1, 5200), "workers": (0, 1024)}
 DEFAULT_PARAMS = ("attention_email", "visit_rate", "unsubscribe_rate")
-NOT_FITTED = ("customers",)  # the size of the simulated market, not a property of it
+NOT_FITTED = ("customers", "burn_in_weeks")  # the simulated market's size and burn-in, not properties of it
 UNMEASURED = 100.0  # loss of a target the run cannot measure
 FIGURE_WEIGHT = 0.01
 SPREAD_IDENTIFIED = 0.1  # best values of the restarts within this share of the plausible range: identified

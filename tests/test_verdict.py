@@ -1,0 +1,60 @@
+"""The verdict is earned by the mechanisms, not written into the rules (issue 9).
+
+Each claim of docs/verdict.md is checked here on paired runs under common random numbers
+(every strategy and its no-contact holdout on the same market and draws), over several seeds,
+with effect sizes: a 95% interval of the paired difference that excludes zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.analysis import mean_ci
+from sim.studies import REGIMES, at_frequency, check_regimes, incremental_profit
+
+SEEDS = range(1, 7)
+REGIME = {r.name: r for r in REGIMES}
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95% interval of a - b over seeds."""
+    return mean_ci(a - b)
+
+
+def test_the_regimes_are_plausible():
+    check_regimes()
+
+
+def test_weekly_sales_offers_do_not_lose_money_in_their_first_months():
+    """Offers lift short-run sales: a weekly sales email is not worse than no contact at first."""
+    early = incremental_profit("constant_sales", {}, 10_000, 13, list(SEEDS))[:, -1]
+    mean, lo, hi = mean_ci(early)
+    assert mean > 0 and hi > 0, (mean, lo, hi)
+
+
+@pytest.mark.slow
+def test_under_the_defaults_value_first_beats_weekly_sales_offers_over_five_years():
+    sales = incremental_profit("constant_sales", {}, 10_000, 260, list(SEEDS))[:, -1]
+    value = incremental_profit("reciprocal_value", {}, 10_000, 260, list(SEEDS))[:, -1]
+    mean, lo, hi = paired(value, sales)
+    assert lo > 0, (mean, lo, hi)
+
+
+@pytest.mark.slow
+def test_with_short_cycles_and_keen_buyers_weekly_sales_offers_win():
+    """A plausible market where the ranking turns: the verdict depends on the market."""
+    params = REGIME["short cycles, keen on offers"].params
+    sales = incremental_profit("constant_sales", params, 10_000, 260, list(SEEDS))[:, -1]
+    value = incremental_profit("reciprocal_value", params, 10_000, 260, list(SEEDS))[:, -1]
+    mean, lo, hi = paired(sales, value)
+    assert lo > 0, (mean, lo, hi)
+
+
+@pytest.mark.slow
+def test_value_first_profit_rises_then_falls_with_contact_frequency():
+    """Reactance: more contact pays up to a point, then costs (an interior maximum)."""
+    low, mid, high = (incremental_profit(at_frequency("reciprocal_value", f), {}, 10_000, 260, list(SEEDS))[:, -1]
+                      for f in (0.05, 0.3, 1.0))
+    rise, fall = paired(mid, low), paired(mid, high)
+    assert rise[1] > 0 and fall[1] > 0, (rise, fall)
