@@ -500,7 +500,7 @@ def test_the_selling_dealers_service_pull_fades_by_service_age_decline_a_year(dr
     k = k_of(trust_weight=2.0, affinity_weight=1.0, service_pull=1.0, service_age_decline=0.3, rival_pull=2.0)
     money = np.zeros(len(MONEY))
     base = 2.0 * 0.5 + 1.0 * 0.5 - 2.0
-    for weeks in (0, 52, 130, 208, 520):
+    for weeks in (0, 52, 130, 156):  # within the years the pull lasts (service_pull / service_age_decline)
         edge = logistic(base + 1.0 - 0.3 * weeks / 52)
         draws["service_choice"] = edge - 1e-9
         assert _serve(k, counts, money, age=weeks)[4], weeks
