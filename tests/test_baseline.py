@@ -69,10 +69,11 @@ def test_budget_case_thins_contacts():
 
 
 def test_comparison_detects_a_different_rule(monkeypatch):
-    """The check has power: the baseline with the opposite ask cost is told apart within the run."""
+    """The check has power: the baseline without reactance (no trust lost on contacts read) is
+    told apart within the run."""
     import baseline_objects
-    from sim.mechanisms import reciprocity
+    from sim.mechanisms import fatigue
 
-    changed = reciprocity.reciprocity.py_func
-    monkeypatch.setattr(baseline_objects, "balance_of", lambda k, *a: changed(k._replace(ask_trust_cost=0.0), *a))
+    changed = fatigue.reactance.py_func
+    monkeypatch.setattr(baseline_objects, "react", lambda k, *a: changed(k._replace(reactance_trust_cost=0.0), *a))
     assert compare("constant_sales", 1, {}, weeks=52) is not None

@@ -28,7 +28,7 @@ ACTIVE = (Stage.PURCHASE, Stage.CONNECTION, Stage.LOYALTY)
 
 # Parameter sets at the edges of their allowed ranges, to stress the clipping of states.
 EXTREMES = {
-    "harsh": dict(fatigue_irrelevant=1.0, unsubscribe_rate=1.0, ask_trust_cost=1.0, reciprocity_strength=5.0,
+    "harsh": dict(fatigue_irrelevant=1.0, unsubscribe_rate=1.0, reactance_trust_cost=1.0, reciprocity_strength=5.0,
                   heed_negative=1.0, word_of_mouth_effect=1.0, talk_rate=1.0, service_quality=0.0,
                   service_trust_gain=1.0),
     "generous": dict(value_trust_gain=1.0, value_affinity_gain=1.0, event_affinity_gain=1.0,

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from sim.mechanisms import (MECHANISMS, aging, attention, budget, contact, defection, fatigue, lifecycle, purchase,
-                            reciprocity, rival, sale, service, shared, value, visits, word_of_mouth)
+                            reciprocity, rival, sale, service, shared, turnover, value, visits, word_of_mouth)
 from sim.mechanisms.draws import DRAWS
 from sim.mechanisms.records import COUNTS, MONEY, C, E, M
 from sim.params import CHANNELS, PARAMS, validate
@@ -76,10 +76,16 @@ def test_every_parameter_draw_and_module_is_declared_once():
     assert sorted(drawn) == sorted(DRAWS), "each draw belongs to exactly one mechanism"
 
 
+# Flags the weekly pass derives from a state field before it calls a mechanism: a module that
+# takes one may declare that field among its READS.
+DERIVED = {"relationship": "stage", "lapsed": "stage"}
+
+
 @pytest.mark.parametrize("module", MECHANISMS, ids=lambda m: m.__name__.rsplit(".", 1)[1])
 def test_declarations_match_the_code(module):
-    """Draws named in the code are declared; state fields taken as arguments are in READS, and
-    state fields returned by name are in WRITES; parameters read as ``k.<name>`` exist."""
+    """Draws named in the code are declared; state fields taken as arguments are in READS (and
+    READS has nothing else but the fields of derived flags), state fields returned by name are
+    in WRITES; parameters read as ``k.<name>`` exist."""
     source = inspect.getsource(module)
     tree = ast.parse(source)
     used_draws = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
@@ -94,7 +100,7 @@ def test_declarations_match_the_code(module):
             for ret in (n for n in ast.walk(node) if isinstance(n, ast.Return) and n.value is not None):
                 elements = ret.value.elts if isinstance(ret.value, ast.Tuple) else [ret.value]
                 returned |= {e.id for e in elements if isinstance(e, ast.Name)}
-    assert args & fields == set(module.READS)
+    assert args & fields <= set(module.READS) <= args & fields | {DERIVED[a] for a in args & DERIVED.keys()}
     assert returned & fields <= set(module.WRITES)
     read_params = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
                    and isinstance(node.value, ast.Name) and node.value.id == "k"}
@@ -110,6 +116,24 @@ def test_aging_cars_age_service_falls_due_affinity_fades_need_follows_the_cycle(
     assert affinity == 0.5 * 0.9
     assert need == 0.5  # at the cycle
     assert pure(aging.time_passes)(k, 329, 5, 0.5, 300.0)[3] == pytest.approx(logistic(1.0))
+
+
+def test_customers_move_away_at_the_turnover_rate_and_newcomers_are_strangers_to_us(draws, counts):
+    """A newcomer, as documented in ``turnover``: unknown to us, not opted in, driving a car
+    bought elsewhere, with the starting trust and affinity of the rival's owners, rested, no
+    reciprocity balance and no history with us."""
+    k = k_of(turnover_rate=0.01, trust_others=0.3, affinity_others=0.2)
+    moves = pure(turnover.moves_away)
+    draws["move"] = 0.01 - 1e-9
+    assert moves(k, 0, 0, counts) and counts[C.newcomers] == 1
+    draws["move"] = 0.01 + 1e-9
+    assert not moves(k, 0, 0, counts) and counts[C.newcomers] == 1
+    draws["move"] = 0.0
+    assert not moves(k_of(turnover_rate=0.0), 0, 0, counts)
+    state = dict(zip(turnover.WRITES, pure(turnover.newcomer)(k)))
+    assert state == dict(stage=Stage.PROSPECT, known=False, opted_in=False, owner=RIVAL, trust=0.3, affinity=0.2,
+                         fatigue=0.0, reciprocity=0.0, ever_ours=False, serviced_with_us=False, reminded=False)
+    assert {"vehicle_age", "cycle", "service_due", "spend", "tier", "interests"}.isdisjoint(turnover.WRITES)  # the slot's car
 
 
 # --- 2. the rival ------------------------------------------------------------------------------------------
@@ -139,17 +163,17 @@ def test_contact_chance_content_relevance_and_cost(draws, counts):
     call = pure(contact.contact)
     draws.update(contact=0.49, content=0.5)
     out = call(k, 0, 0, _plan(frequency=0.5), True, True, 1, 0, 0, 10, 0, counts)
-    assert out[0] and out[1] == SALES and out[3] and out[4]  # contacted, a relevant (aimed) offer, fitting
-    assert out[6] == 0.25 and out[7] & E.contacted and out[7] & E.relevant
+    contacted, content, channel, fitting, due_soon, cost, events = out
+    assert contacted and content == SALES and channel == EMAIL and fitting and not due_soon  # an aimed offer
+    assert cost == 0.25 and events & E.contacted and events & E.relevant
     assert counts[C.contacts] == counts[C.offers] == counts[C.relevant_offers] == 1
     assert not call(k, 0, 0, _plan(frequency=0.5, thin=0.9), True, True, 1, 0, 0, 10, 0, counts)[0]  # budget
     assert not call(k, 0, 0, _plan(), True, False, 1, 0, 0, 10, 0, counts)[0]  # opted out
     assert not call(k, 0, 0, _plan(), False, True, 1, 0, 0, 10, 0, counts)[0]  # unknown
     value_mix = (0.0, 1.0, 1.0, 1.0)
-    out = call(k, 0, 0, _plan(mix=value_mix, targeting=0.0), True, True, 1, 0, 0, 10, 0, counts)
-    assert out[1] == VALUE and out[4] and out[6] == 1.25  # value content always fits and costs extra
-    out = call(k, 0, 0, _plan(mix=(0.0, 0.0, 0.0, 1.0), targeting=0.0), True, True, 1, 0, 0, 10, 0, counts)
-    assert out[1] == EVENT and out[4]  # invitations always fit
+    out = call(k, 0, 0, _plan(mix=value_mix), True, True, 1, 0, 0, 10, 0, counts)
+    assert out[1] == VALUE and out[5] == 1.25  # value content costs extra
+    assert counts[C.offers] == counts[C.relevant_offers] == 1  # only sales offers are counted as offers
     plan = _plan()._replace(frequency=[0.0] * 12)
     plan.frequency[3 * 2 + 1] = 1.0  # only connection-stage heavy customers are contacted
     assert call(k, 0, 0, plan, True, True, 3, 1, 0, 10, 0, counts)[0]
@@ -157,10 +181,36 @@ def test_contact_chance_content_relevance_and_cost(draws, counts):
                    for stage in range(6) for tier in range(2) if (stage, tier) != (3, 1))
     reminder_mix = (0.0, 0.0, 1.0, 1.0)
     for due, timely in ((np.int16(3), True), (np.int16(4), True), (np.int16(5), False)):  # window: 4 weeks
-        assert call(k, 0, 0, _plan(mix=reminder_mix, targeting=0.0), True, True, 1, 0, 0, due, 0, counts)[4] == timely
+        out = call(k, 0, 0, _plan(mix=reminder_mix, targeting=0.0), True, True, 1, 0, 0xFF, due, 0, counts)
+        assert out[1] == REMINDER and out[3] == out[4] == timely  # interests do not make a reminder timely
     draws["aim"] = 0.0  # aimed (timed to the customer's car): fits whenever it comes
-    assert call(k, 0, 0, _plan(mix=reminder_mix, targeting=0.5), True, True, 1, 0, 0, np.int16(9), 0, counts)[4]
-    assert not call(k, 0, 0, _plan(targeting=0.0), True, True, 1, 0, 0, 10, 0, counts)[4]  # untargeted offer
+    assert call(k, 0, 0, _plan(mix=reminder_mix, targeting=0.5), True, True, 1, 0, 0, np.int16(9), 0, counts)[3]
+    assert not call(k, 0, 0, _plan(targeting=0.0), True, True, 1, 0, 0, 10, 0, counts)[3]  # untargeted offer
+
+
+@pytest.mark.parametrize("content", [SALES, VALUE, EVENT], ids=["sales", "value", "event"])
+def test_offers_value_content_and_invitations_fit_only_when_aimed_or_of_interest(draws, counts, content):
+    """Even-handed relevance: whatever the label, a topic fits when aimed at the customer or
+    when its category (the aim draw's, 0.5 x 8 = category 4) interests them."""
+    k = k_of()
+    call = pure(contact.contact)
+    mix = tuple(0.0 if j < content else 1.0 for j in range(4))
+    draws.update(contact=0.0, content=0.5, aim=0.5)  # category 4, fraction 0: aimed whenever targeting > 0
+
+    def fits(interests, targeting=0.0, frequency=1.0):
+        out = call(k, 0, 0, _plan(frequency=frequency, mix=mix, targeting=targeting), True, True, 1, 0,
+                   np.uint8(interests), 10, 0, counts)
+        assert out[1] == content
+        return out[3], (out[6] & E.relevant) != 0
+
+    assert fits(0) == (False, False)  # generic: noise, whatever it is called
+    assert fits(1 << 4) == (True, True)  # of interest
+    assert fits(0xFF ^ (1 << 4)) == (False, False)  # other interests only
+    assert fits(0, targeting=0.01) == (True, True)  # aimed
+    assert fits(0xFF, targeting=1.0, frequency=0.0)[0] is False  # nothing sent: nothing fits
+    reminder = call(k, 0, 0, _plan(frequency=0.0, mix=(0.0, 0.0, 1.0, 1.0), targeting=1.0), True, True, 1, 0, 0xFF,
+                    np.int16(0), 0, counts)
+    assert not reminder[0] and reminder[3] is False  # not even a reminder due now
 
 
 def test_planned_cost_of_a_segment_is_its_frequency_times_channel_and_content_costs():
@@ -185,20 +235,53 @@ def test_budget_thins_contacts_to_the_share_it_pays_for():
     assert share(known, opted, stage, tier, costs, math.inf) == 1.0
 
 
-def test_fatigue_recovers_grows_with_noise_and_leads_irrelevant_contacts_to_unsubscribes(draws, counts):
+def test_fatigue_recovers_and_grows_with_noise_whatever_the_content(draws, counts):
     k = k_of(fatigue_recovery=0.5, fatigue_irrelevant=0.1, fatigue_relevant=0.03, unsubscribe_rate=0.5)
     noise = pure(fatigue.noise)
+    draws["unsubscribe"] = 1.0 - 1e-9
     assert noise(k, 0, 0, 0.4, True, False, False, False, False, 0, counts)[0] == 0.2
     assert noise(k, 0, 0, 0.4, True, True, True, False, False, 0, counts)[0] == 0.2 + 0.03
+    assert noise(k, 0, 0, 0.4, True, True, False, False, False, 0, counts)[0] == 0.2 + 0.1  # ours, irrelevant
     assert noise(k, 0, 0, 0.4, True, False, False, True, False, 0, counts)[0] == 0.2 + 0.1  # rival's noise
-    draws["unsubscribe"] = 0.5 * 0.3 - 1e-9
-    tired, opted_in, events = noise(k, 0, 0, 0.4, True, True, False, False, False, 0, counts)
-    assert tired == 0.2 + 0.1 and not opted_in and events & E.unsubscribed and counts[C.unsubscribes] == 1
-    draws["unsubscribe"] = 0.5 * 0.3 + 1e-9
-    assert noise(k, 0, 0, 0.4, True, True, False, False, False, 0, counts)[1]
-    draws["unsubscribe"] = 0.0
-    assert noise(k, 0, 0, 0.4, True, True, True, False, False, 0, counts)[1]  # relevant: never
+    assert noise(k, 0, 0, 0.4, True, False, False, True, True, 0, counts)[0] == 0.2 + 0.03
+    assert noise(k, 0, 0, 0.4, True, True, False, True, False, 0, counts)[0] == 0.2 + 0.1  # one addition a week
     assert noise(k_of(fatigue_recovery=0.0), 0, 0, 0.95, True, True, False, True, False, 0, counts)[0] == 1.0
+
+
+def test_any_contact_of_ours_can_lead_to_an_unsubscribe_in_proportion_to_fatigue(draws, counts):
+    """Relevant or not, a contact of ours unsubscribes with chance unsubscribe_rate x fatigue
+    (after this week's addition); the rival's contacts and a rested customer never do."""
+    k = k_of(fatigue_recovery=0.5, fatigue_irrelevant=0.1, fatigue_relevant=0.03, unsubscribe_rate=0.5)
+    noise = pure(fatigue.noise)
+    for fitting, start in ((True, 0.4), (False, 0.4), (True, 0.9), (False, 0.0)):
+        tired = 0.5 * start + (0.03 if fitting else 0.1)
+        draws["unsubscribe"] = 0.5 * tired - 1e-9
+        before = counts[C.unsubscribes]
+        got, opted_in, events = noise(k, 0, 0, start, True, True, fitting, False, False, 0, counts)
+        assert got == pytest.approx(tired) and not opted_in and events & E.unsubscribed, (fitting, start)
+        assert counts[C.unsubscribes] == before + 1
+        draws["unsubscribe"] = 0.5 * tired + 1e-9
+        assert noise(k, 0, 0, start, True, True, fitting, False, False, 0, counts)[1:] == (True, 0), (fitting, start)
+    draws["unsubscribe"] = 0.0
+    assert noise(k, 0, 0, 1.0, True, False, False, True, False, 0, counts)[1]  # only the rival wrote
+    rested = k_of(fatigue_recovery=0.5, fatigue_relevant=0.0, unsubscribe_rate=1.0)
+    assert noise(rested, 0, 0, 0.0, True, True, True, False, False, 0, counts)[1]  # fatigue 0: chance 0
+
+
+def test_reading_a_contact_while_fatigued_costs_trust_less_when_relevant():
+    """Reactance: trust falls by reactance_trust_cost x fatigue on a read contact of any
+    content, RELEVANT_REACTANCE of that when it fits; nothing is lost on what is not read."""
+    k = k_of(reactance_trust_cost=0.04)
+    react = pure(fatigue.reactance)
+    share = fatigue.RELEVANT_REACTANCE
+    assert 0.0 < share < 1.0
+    assert react(k, True, False, 0.5, 0.6) == pytest.approx(0.6 - 0.04 * 0.5)
+    assert react(k, True, True, 0.5, 0.6) == pytest.approx(0.6 - share * 0.04 * 0.5)
+    assert react(k, True, False, 1.0, 0.6) == pytest.approx(0.6 - 0.04)  # in proportion to fatigue
+    assert react(k, True, True, 1.0, 0.6) == pytest.approx(0.6 - share * 0.04)
+    assert react(k, True, False, 0.0, 0.6) == 0.6  # rested: no cost
+    assert react(k, False, False, 1.0, 0.6) == react(k, False, True, 1.0, 0.6) == 0.6  # unread: nothing
+    assert react(k_of(reactance_trust_cost=0.0), True, False, 1.0, 0.6) == 0.6
 
 
 # --- 4. attention, value, reciprocity, visits --------------------------------------------------------------
@@ -222,56 +305,86 @@ def test_attention_rises_with_trust_falls_with_fatigue_and_remembers_timely_remi
     assert not call(k, 0, 0, att, True, EMAIL, EVENT, True, 0.6, 0.4, 0, counts)[1]  # an invitation is no reminder
 
 
-def test_value_content_read_builds_trust_and_affinity(draws, counts):
+def test_relevant_value_content_read_builds_trust_and_affinity(draws, counts):
     k = k_of(value_trust_gain=0.1, value_affinity_gain=0.2)
-    value_read, attended, trust, affinity, cost, events = pure(value.value)(k, 0, 0, True, np.int64(VALUE), 0.4, 0.5, 0,
-                                                                            counts)  # content as the pass has it
+    give = pure(value.value)
+    value_read, attended, trust, affinity, cost, events = give(k, 0, 0, True, np.int64(VALUE), True, 0.4, 0.5, 0,
+                                                               counts)  # content as the pass has it
     assert value_read and not attended and cost == 0.0
     assert trust == 0.4 + 0.1 * (1 - 0.4)
     assert affinity == 0.5 + 0.2 * (1 - 0.5)
-    assert pure(value.value)(k, 0, 0, False, VALUE, 0.4, 0.5, 0, counts)[2:4] == (0.4, 0.5)  # unread: nothing
-    assert pure(value.value)(k, 0, 0, True, SALES, 0.4, 0.5, 0, counts)[2:4] == (0.4, 0.5)
+    assert give(k, 0, 0, False, VALUE, True, 0.4, 0.5, 0, counts)[:4] == (False, False, 0.4, 0.5)  # unread
+    assert give(k, 0, 0, True, SALES, True, 0.4, 0.5, 0, counts)[:4] == (False, False, 0.4, 0.5)
 
 
 def test_an_attended_event_builds_trust_and_affinity_and_costs_the_attendee(draws, counts):
     k = k_of(value_trust_gain=0.1, event_affinity_gain=0.3, event_attendance=0.4, cost_attendee=25.0)
+    give = pure(value.value)
     draws["event"] = 0.4 * (0.5 + 0.5) - 1e-9
-    value_read, attended, trust, affinity, cost, events = pure(value.value)(k, 0, 0, True, EVENT, 0.4, 0.5, 0, counts)
+    value_read, attended, trust, affinity, cost, events = give(k, 0, 0, True, EVENT, True, 0.4, 0.5, 0, counts)
     assert attended and not value_read and cost == 25.0 and events & E.attended
     assert trust == 0.4 + 0.1 * 0.6 and affinity == 0.5 + 0.3 * 0.5
     assert counts[C.event_attendance] == 1
     draws["event"] = 0.4 * (0.5 + 0.5) + 1e-9
-    assert not pure(value.value)(k, 0, 0, True, EVENT, 0.4, 0.5, 0, counts)[1]
+    assert not give(k, 0, 0, True, EVENT, True, 0.4, 0.5, 0, counts)[1]
 
 
-def test_reciprocity_balance_changes_how_offers_are_heeded_and_what_asks_cost():
-    k = k_of(reciprocity_strength=2.0, reciprocity_heed=0.1, ask_trust_cost=0.05, reciprocity_memory=0.25)
+def test_irrelevant_value_content_and_invitations_give_nothing_and_tire_as_irrelevant_offers_do(draws, counts):
+    """A generic newsletter or invitation read gives no trust, affinity, attendance or
+    reciprocity credit, and the contact that carried it adds fatigue_irrelevant."""
+    k = k_of(value_trust_gain=0.1, value_affinity_gain=0.2, event_affinity_gain=0.3, event_attendance=1.0,
+             fatigue_recovery=0.0, fatigue_irrelevant=0.1, fatigue_relevant=0.03)
+    give, call, noise = pure(value.value), pure(contact.contact), pure(fatigue.noise)
+    draws.update(contact=0.0, content=0.5, aim=0.5, event=0.0, unsubscribe=1.0 - 1e-9)
+    for content, mix in ((VALUE, (0.0, 1.0, 1.0, 1.0)), (EVENT, (0.0, 0.0, 0.0, 1.0))):
+        relevant = give(k, 0, 0, True, content, True, 0.4, 0.5, 0, counts)
+        assert (relevant[0] or relevant[1]) and relevant[2] > 0.4 and relevant[3] > 0.5  # relevant: it gives
+        attended_before = counts[C.event_attendance]
+        value_read, attended, trust, affinity, cost, events = give(k, 0, 0, True, content, False, 0.4, 0.5, 0, counts)
+        assert (value_read, attended, trust, affinity, cost, events) == (False, False, 0.4, 0.5, 0.0, 0), content
+        assert counts[C.event_attendance] == attended_before
+        assert pure(reciprocity.reciprocity)(k, True, content, False, value_read or attended, 0.0)[2] == 0.0
+        contacted, got, _, fitting, _, _, _ = call(k, 0, 0, _plan(mix=mix, targeting=0.0), True, True, 1, 0, 0, 10,
+                                                   0, counts)
+        assert contacted and got == content and not fitting  # not of interest, not aimed
+        assert noise(k, 0, 0, 0.2, True, contacted, fitting, False, False, 0, counts)[0] == 0.2 + 0.1
+
+
+def test_reciprocity_balance_changes_how_offers_are_heeded_and_asks_cost_no_trust():
+    k = k_of(reciprocity_strength=2.0, reciprocity_heed=0.1, reciprocity_memory=0.25)
     call = pure(reciprocity.reciprocity)
-    offer_read, heed, balance, trust = call(k, True, SALES, True, False, 4.0, 0.5)  # 4 remembered as 3
-    assert offer_read and heed == 1 + 2.0 * 0.1 * 3.0 and balance == 3.0 - 1 and trust == 0.5
-    offer_read, heed, balance, trust = call(k, True, SALES, True, False, -4.0, 0.5)
-    assert heed == pytest.approx(1 - 2.0 * 0.1 * 3.0) and trust == 0.5  # relevant ask: heeded less, no cost
-    offer_read, heed, balance, trust = call(k, True, SALES, False, False, -4.0, 0.5)
-    assert not offer_read and trust == 0.5 - 2.0 * 0.05 and balance == -4.0  # irrelevant ask on a debt
-    assert call(k, True, SALES, False, False, 4.0, 0.5)[3] == 0.5  # ... but not on a credit
-    assert call(k, True, VALUE, False, True, 4.0, 0.5)[1:3] == (1 + 0.6, 4.0)  # giving: +1
-    assert call(k, False, SALES, True, False, 4.0, 0.5)[:3] == (False, 1.0, 3.0)  # unread: even heed
-    assert call(k, True, SALES, True, False, 100.0, 0.5)[1] == 2.0  # heed at most twice
-    assert call(k, True, VALUE, False, True, 200.0, 0.5)[2] == 50.0  # the balance is clipped
+    offer_read, heed, balance = call(k, True, SALES, True, False, 4.0)  # 4 remembered as 3
+    assert offer_read and heed == 1 + 2.0 * 0.1 * 3.0 and balance == 3.0 - 1
+    offer_read, heed, balance = call(k, True, SALES, True, False, -4.0)
+    assert offer_read and heed == pytest.approx(1 - 2.0 * 0.1 * 3.0) and balance == -4.0  # on a debt: heeded less
+    offer_read, heed, balance = call(k, True, SALES, False, False, -4.0)
+    assert not offer_read and balance == -4.0  # an irrelevant ask is no offer read, but an ask all the same
+    # What contact costs in trust depends on relevance and volume (fatigue.reactance), not on the label.
+    assert "trust" not in reciprocity.READS + reciprocity.WRITES and "ask_trust_cost" not in PARAMS
+    assert call(k, True, VALUE, True, True, 4.0)[1:] == (1 + 0.6, 4.0)  # giving: +1
+    assert call(k, False, SALES, True, False, 4.0) == (False, 1.0, 3.0)  # unread: even heed
+    assert call(k, True, SALES, True, False, 100.0)[1] == 2.0  # heed at most twice
+    assert call(k, True, VALUE, True, True, 200.0)[2] == 50.0  # the balance is clipped
 
 
-def test_visits_follow_offers_and_events_and_less_often_value_content(draws, counts):
+def test_visits_follow_any_relevant_read_and_attended_events_more_often_in_the_market(draws, counts):
+    """Clicks are even-handed: the visit rule has no content argument, so relevant value
+    content read brings visits as often as a relevant offer (the pass passes opened and fitting)."""
     k = k_of(visit_rate=0.4)
     call = pure(visits.visit)
-    chance = 0.4 * (0.5 + 0.5)
-    draws["visit"] = chance - 1e-9
-    assert call(k, 0, 0, True, False, False, 0.5, 0, counts)[0] and counts[C.visits] == 1
-    assert call(k, 0, 0, False, True, False, 0.5, 0, counts)[0]
-    assert not call(k, 0, 0, False, False, True, 0.5, 0, counts)[0]
-    draws["visit"] = 0.3 * chance - 1e-9
-    assert call(k, 0, 0, False, False, True, 0.5, 0, counts)[0]
+    assert "content" not in inspect.signature(call).parameters
+    for need in (0.0, 0.5, 1.0):
+        chance = 0.4 * (0.5 + need)
+        draws["visit"] = chance - 1e-9
+        visited, events = call(k, 0, 0, True, False, need, 0, counts)
+        assert visited and events & E.visited
+        assert call(k, 0, 0, False, True, need, 0, counts)[0]
+        draws["visit"] = chance + 1e-9
+        assert call(k, 0, 0, True, False, need, 0, counts) == (False, 0)
+        assert not call(k, 0, 0, True, True, need, 0, counts)[0]
+    assert counts[C.visits] == 6
     draws["visit"] = 0.0
-    assert not call(k, 0, 0, False, False, False, 1.0, 0, counts)[0]
+    assert not call(k, 0, 0, False, False, 1.0, 0, counts)[0]  # nothing relevant read
 
 
 # --- 5. purchases and sales --------------------------------------------------------------------------------
@@ -283,21 +396,42 @@ def test_purchase_hazard_rises_with_need_and_heeded_offers_and_the_dealer_is_a_l
     for heed in (0.5, 1.0, 2.0):
         hazard = 0.1 * 0.8 * (1 + 3.0 * heed)
         draws["buy"] = hazard - 1e-9
-        assert call(k, 0, 0, 0.8, True, heed, False, True, 0.5, 0.5, US, counts)[0]
+        assert call(k, 0, 0, 0.8, True, heed, False, True, False, 0.5, 0.5, US, counts)[0]
         draws["buy"] = hazard + 1e-9
-        assert not call(k, 0, 0, 0.8, True, heed, False, True, 0.5, 0.5, US, counts)[0]
+        assert not call(k, 0, 0, 0.8, True, heed, False, True, False, 0.5, 0.5, US, counts)[0]
     draws["buy"] = 0.1 * 0.8 * (1 + 3.0) - 1e-9
-    assert call(k, 0, 0, 0.8, False, 1.0, True, True, 0.5, 0.5, US, counts)[0]  # the rival's offer lifts it too
+    assert call(k, 0, 0, 0.8, False, 1.0, True, True, False, 0.5, 0.5, US, counts)[0]  # the rival's offer lifts it too
     u_us = 2.0 * 0.5 + 1.0 * 0.4 + 1.5 * 2.0 + math.log1p(0.2)
     u_rival = 1.0 + 0.0 + 0.0
     draws.update(buy=0.0, choice=logistic(u_us - u_rival) - 1e-9)
     counts[:] = [0] * len(COUNTS)
-    buying, bought_us, got_us, got_rival = call(k, 0, 0, 0.8, True, 2.0, False, True, 0.5, 0.4, US, counts)
+    buying, bought_us, got_us, got_rival = call(k, 0, 0, 0.8, True, 2.0, False, True, False, 0.5, 0.4, US, counts)
     assert buying and bought_us and got_us == pytest.approx(u_us) and got_rival == u_rival
     assert counts[C.replacements_by_our_owners] == counts[C.repurchases_with_us] == 1
     draws["choice"] = logistic(u_us - u_rival) + 1e-9
-    assert not call(k, 0, 0, 0.8, True, 2.0, False, True, 0.5, 0.4, US, counts)[1]
-    assert call(k, 0, 0, 0.8, False, 1.0, True, False, 0.5, 0.5, RIVAL, counts)[3] == 1.0 + 1.5 + math.log1p(0.2)
+    assert not call(k, 0, 0, 0.8, True, 2.0, False, True, False, 0.5, 0.4, US, counts)[1]
+    assert call(k, 0, 0, 0.8, False, 1.0, True, False, False, 0.5, 0.5, RIVAL, counts)[3] == 1.0 + 1.5 + math.log1p(0.2)
+
+
+def test_a_lapsed_owners_existing_customer_bonus_goes_to_the_rival(draws, counts):
+    """Defection has consequences: a lapsed owner still driving our car weighs the choice as
+    the rival's customer (the bonus once, also when the car is the rival's)."""
+    k = k_of(trust_weight=2.0, affinity_weight=1.0, rival_pull=1.0, existing_customer_bonus=0.2, purchase_hazard=0.5)
+    call = pure(purchase.purchase)
+    bonus, u_base = math.log1p(0.2), 2.0 * 0.5 + 1.0 * 0.5
+    active = call(k, 0, 0, 0.5, False, 1.0, False, True, False, 0.5, 0.5, US, counts)
+    lapsed = call(k, 0, 0, 0.5, False, 1.0, False, False, True, 0.5, 0.5, US, counts)
+    assert active[2:] == pytest.approx((u_base + bonus, 1.0))
+    assert lapsed[2:] == pytest.approx((u_base, 1.0 + bonus))
+    assert call(k, 0, 0, 0.5, False, 1.0, False, False, True, 0.5, 0.5, RIVAL, counts)[2:] == pytest.approx(
+        (u_base, 1.0 + bonus))  # lapsed to a rival's car: the bonus once
+    assert call(k, 0, 0, 0.5, False, 1.0, False, False, False, 0.5, 0.5, US, counts)[2:] == pytest.approx(
+        (u_base, 1.0))  # neither ours nor the rival's customer
+    draws.update(buy=0.0, choice=logistic(u_base - 1.0 - bonus) + 1e-9)
+    assert call(k, 0, 0, 0.5, False, 1.0, False, True, False, 0.5, 0.5, US, counts)[1]
+    assert not call(k, 0, 0, 0.5, False, 1.0, False, False, True, 0.5, 0.5, US, counts)[1]
+    draws["choice"] = logistic(u_base - 1.0 - bonus) - 1e-9
+    assert call(k, 0, 0, 0.5, False, 1.0, False, False, True, 0.5, 0.5, US, counts)[1]
 
 
 def test_a_sale_gives_a_new_car_owner_margin_affinity_and_a_crm_entry(draws, counts):
@@ -319,9 +453,10 @@ def test_a_sale_gives_a_new_car_owner_margin_affinity_and_a_crm_entry(draws, cou
 
 # --- 6. service --------------------------------------------------------------------------------------------
 
-def _serve(k, counts, money, reminded=False, owner=US, trust=0.5, affinity=0.5, due=0):
-    return pure(service.service)(k, 0, 0, True, False, due, owner, trust, affinity, reminded, False, 0, 2.0, 0, counts,
-                                 money)
+def _serve(k, counts, money, reminded=False, owner=US, trust=0.5, affinity=0.5, due=0, age=0, lapsed=False):
+    """A due service of a customer in a relationship with us, or lapsed (not in one)."""
+    return pure(service.service)(k, 0, 0, not lapsed, lapsed, False, due, np.int16(age), owner, trust, affinity,
+                                 reminded, False, 0, 2.0, 0, counts, money)
 
 
 def test_reminders_raise_the_chance_of_servicing_with_us(draws, counts):
@@ -345,9 +480,9 @@ def test_good_service_builds_trust_and_poor_service_costs_it(draws, counts):
              service_interval_weeks=26)
     money = np.zeros(len(MONEY))
     draws.update(service_choice=0.0, quality=0.9 - 1e-9)
-    due, trust, affinity, reminded, with_us, visits_, margin, events = _serve(k, counts, money, trust=0.3,
-                                                                              affinity=0.4)
-    assert with_us and due == 26 and visits_ == 1 and margin == 240.0 and events & E.serviced_us
+    due, trust, affinity, reminded, with_us, visits_, margin, won_back, events = _serve(k, counts, money, trust=0.3,
+                                                                                        affinity=0.4)
+    assert with_us and not won_back and due == 26 and visits_ == 1 and margin == 240.0 and events & E.serviced_us
     assert trust == 0.3 + 0.1 * 0.7 and affinity == 0.4 + 0.05 * 0.6
     assert counts[C.service_by_our_owners] == counts[C.service_with_us_by_our_owners] == 1
     draws["quality"] = 0.9 + 1e-9
@@ -357,6 +492,50 @@ def test_good_service_builds_trust_and_poor_service_costs_it(draws, counts):
     assert not out[4] and out[1:3] == (0.5, 0.5) and out[6] == 0.0 and counts[C.rival_service_visits] == 1
     assert _serve(k, counts, money, due=3)[0] == 3  # not due: nothing happens
     assert counts[C.service_visits] == 2 and money[M.service_margin] == 480.0
+
+
+def test_the_selling_dealers_service_pull_fades_by_service_age_decline_a_year(draws, counts):
+    """V_us carries service_pull - service_age_decline x age in years for our car; a car the
+    rival sold gives the other side the full service_pull, whatever its age."""
+    k = k_of(trust_weight=2.0, affinity_weight=1.0, service_pull=1.0, service_age_decline=0.3, rival_pull=2.0)
+    money = np.zeros(len(MONEY))
+    base = 2.0 * 0.5 + 1.0 * 0.5 - 2.0
+    for weeks in (0, 52, 130, 156):  # within the years the pull lasts (service_pull / service_age_decline)
+        edge = logistic(base + 1.0 - 0.3 * weeks / 52)
+        draws["service_choice"] = edge - 1e-9
+        assert _serve(k, counts, money, age=weeks)[4], weeks
+        draws["service_choice"] = edge + 1e-9
+        assert not _serve(k, counts, money, age=weeks)[4], weeks
+        draws["service_choice"] = logistic(base - 1.0) - 1e-9
+        assert _serve(k, counts, money, age=weeks, owner=RIVAL)[4], weeks
+        draws["service_choice"] = logistic(base - 1.0) + 1e-9
+        assert not _serve(k, counts, money, age=weeks, owner=RIVAL)[4], weeks
+    flat = k._replace(service_age_decline=0.0)
+    draws["service_choice"] = logistic(base + 1.0) - 1e-9
+    assert _serve(flat, counts, money, age=520)[4]  # no decline: the pull of a new car
+
+
+def test_a_lapsed_owners_car_goes_elsewhere_and_a_satisfying_visit_with_us_wins_them_back(draws, counts):
+    k = k_of(trust_weight=2.0, affinity_weight=1.0, service_pull=1.0, service_age_decline=0.3, rival_pull=2.0,
+             service_quality=0.9)
+    money = np.zeros(len(MONEY))
+    base = 2.0 * 0.5 + 1.0 * 0.5 - 2.0
+    draws.update(service_choice=logistic(base - 1.0) + 1e-9, quality=0.0)
+    assert _serve(k, counts, money)[4]  # our active owner: with us
+    assert not _serve(k, counts, money, lapsed=True)[4]  # lapsed: the other side has the pull
+    draws["service_choice"] = logistic(base - 1.0) - 1e-9
+    out = _serve(k, counts, money, lapsed=True)
+    assert out[4] and out[7]  # still came, satisfied: won back
+    draws["quality"] = 0.9 + 1e-9
+    out = _serve(k, counts, money, lapsed=True)
+    assert out[4] and not out[7]  # a poor visit wins no one back
+    draws.update(service_choice=0.0, quality=0.0)
+    assert not _serve(k, counts, money, lapsed=True, owner=RIVAL)[7]  # lapsed to the rival's car
+    assert not _serve(k, counts, money)[7]  # an active owner has nothing to be won back from
+    draws["service_choice"] = 1.0 - 1e-9
+    out = _serve(k, counts, money, lapsed=True)
+    assert not out[4] and not out[7]  # serviced elsewhere
+    assert _serve(k, counts, money, lapsed=True, due=3)[7] is False  # not due
 
 
 # --- 7. defection, 8. lifecycle -----------------------------------------------------------------------------
@@ -380,23 +559,38 @@ def test_lifecycle_stage_follows_the_week(counts):
     k = k_of(loyalty_threshold=0.6)
     call = pure(lifecycle.lifecycle)
     P, C_, L = int(Stage.PURCHASE), int(Stage.CONNECTION), int(Stage.LOYALTY)
-    assert call(k, C_, True, True, False, False, True, 0.0, False, False, 0.5, 0.5, counts)[0] == P
-    assert call(k, C_, True, False, True, False, True, 0.0, False, False, 0.5, 0.5, counts)[0] == Stage.LAPSED
-    assert call(k, L, True, False, False, True, True, 0.0, False, False, 0.9, 0.9, counts)[0] == Stage.LAPSED
+    assert call(k, C_, True, True, False, False, False, True, 0.0, False, False, 0.5, 0.5, counts)[0] == P
+    assert call(k, C_, True, False, True, False, False, True, 0.0, False, False, 0.5, 0.5, counts)[0] == Stage.LAPSED
+    assert call(k, L, True, False, False, True, False, True, 0.0, False, False, 0.9, 0.9, counts)[0] == Stage.LAPSED
     assert counts[C.defections] == 2
-    assert call(k, C_, True, False, False, False, True, 0.0, False, False, 0.7, 0.5, counts)[0] == L  # equity 0.6
-    assert call(k, C_, True, False, False, False, True, 0.0, False, False, 0.9, 0.7, counts)[0] == L
-    assert call(k, L, True, False, False, False, True, 0.0, False, False, 0.7, 0.49, counts)[0] == C_
-    assert call(k, int(Stage.LAPSED), False, False, False, False, True, 1.0, True, True, 0.5, 0.5, counts)[0] == 5
-    assert call(k, 0, False, False, False, False, True, 0.6, False, False, 0.5, 0.5, counts)[0] == 1
-    assert call(k, 0, False, False, False, False, True, 0.1, True, False, 0.5, 0.5, counts)[0] == 1
-    assert call(k, 1, False, False, False, False, False, 0.9, True, True, 0.5, 0.5, counts)[0] == 0
-    stage, trust, affinity, equity = call(k, 0, False, False, False, False, False, 0.0, False, False, 1.2, -0.1, counts)
+    assert call(k, C_, True, False, False, False, False, True, 0.0, False, False, 0.7, 0.5, counts)[0] == L  # equity 0.6
+    assert call(k, C_, True, False, False, False, False, True, 0.0, False, False, 0.9, 0.7, counts)[0] == L
+    assert call(k, L, True, False, False, False, False, True, 0.0, False, False, 0.7, 0.49, counts)[0] == C_
+    assert call(k, int(Stage.LAPSED), False, False, False, False, False, True, 1.0, True, True, 0.5, 0.5, counts)[0] == 5
+    assert call(k, 0, False, False, False, False, False, True, 0.6, False, False, 0.5, 0.5, counts)[0] == 1
+    assert call(k, 0, False, False, False, False, False, True, 0.1, True, False, 0.5, 0.5, counts)[0] == 1
+    assert call(k, 1, False, False, False, False, False, False, 0.9, True, True, 0.5, 0.5, counts)[0] == 0
+    stage, trust, affinity, equity = call(k, 0, False, False, False, False, False, False, 0.0, False, False, 1.2, -0.1, counts)
     assert (trust, affinity, equity) == (1.0, 0.0, 0.5)
-    assert call(k, 0, False, False, False, False, False, 0.0, False, False, -0.2, 1.3, counts)[1:] == (0.0, 1.0, 0.5)
-    assert call(k, 0, False, False, False, False, False, 0.0, False, False, 0.3, 0.6, counts)[1:] == (0.3, 0.6, 0.5 * (0.3 + 0.6))
+    assert call(k, 0, False, False, False, False, False, False, 0.0, False, False, -0.2, 1.3, counts)[1:] == (0.0, 1.0, 0.5)
+    assert call(k, 0, False, False, False, False, False, False, 0.0, False, False, 0.3, 0.6, counts)[1:] == (0.3, 0.6, 0.5 * (0.3 + 0.6))
     lapsed = np.int8(Stage.LAPSED)  # the weekly pass hands stages over as int8
-    assert call(k, lapsed, False, False, False, False, True, 1.0, True, True, 0.5, 0.5, counts)[0] == Stage.LAPSED
+    assert call(k, lapsed, False, False, False, False, False, True, 1.0, True, True, 0.5, 0.5, counts)[0] == Stage.LAPSED
+
+
+def test_a_won_back_customer_returns_to_connection_or_loyalty(counts):
+    k = k_of(loyalty_threshold=0.6)
+    call = pure(lifecycle.lifecycle)
+    lapsed = np.int8(Stage.LAPSED)
+    assert call(k, lapsed, False, False, False, False, True, True, 0.0, False, False, 0.5, 0.5, counts)[0] == (
+        Stage.CONNECTION)
+    assert call(k, lapsed, False, False, False, False, True, True, 0.0, False, False, 0.8, 0.6, counts)[0] == (
+        Stage.LOYALTY)  # equity 0.7
+    assert call(k, lapsed, False, False, False, False, False, True, 1.0, True, True, 0.8, 0.6, counts)[0] == (
+        Stage.LAPSED)  # not won back: stays lapsed, whatever else happened
+    assert call(k, lapsed, False, True, False, False, True, True, 0.0, False, False, 0.5, 0.5, counts)[0] == (
+        Stage.PURCHASE)  # a purchase with us comes first
+    assert counts[C.defections] == 0
 
 
 # --- 9. word of mouth ---------------------------------------------------------------------------------------
@@ -430,6 +624,24 @@ def test_promoters_praise_and_detractors_warn_one_tie(draws, counts):
     assert speak(k, 0, 1, True, detractor, 0.5, ties, counts) == word_of_mouth.SILENT  # did not talk this week
 
 
+def test_only_customers_who_have_owned_a_car_from_us_speak_of_us():
+    """A prospect merely in our CRM has nothing to tell. ``speak`` takes the flag it is given,
+    so this runs the weekly pass itself (a few customers, no purchases, everyone a promoter):
+    with nobody ever ours no one speaks, though all are known."""
+    from sim import RelationshipModel
+
+    said = []
+    for share in (0.0, 0.5):
+        m = RelationshipModel(60, "constant_sales", rng=1, holdout=False, journeys=0, burn_in_weeks=0,
+                              our_share=share, prospects_known=1.0, purchase_hazard=0.0, turnover_rate=0.0,
+                              promoter_threshold=0.01, detractor_threshold=0.0)
+        m.step()
+        assert m.pop.known.all()
+        said.append((m.last["promoters"] + m.last["detractors"], int(m.pop.ever_ours.sum())))
+    assert said[0] == (0, 0)
+    assert said[1][0] == said[1][1] > 0  # every owner of our car speaks (equity >= 0.01)
+
+
 def test_heard_praise_raises_trust_and_refers_warnings_lower_it(counts):
     k = k_of(word_of_mouth_effect=0.1)
     hear = pure(word_of_mouth.hear)
@@ -456,27 +668,30 @@ def test_relevance_is_aimed_or_of_interest_and_the_category_follows_the_draw():
 def test_a_draw_equal_to_its_chance_does_not_fire(draws, counts):
     """Uniforms are in [0, 1): an event of chance p fires for draws below p, never at p."""
     k = k_of(rival_contact_rate=0.25, unsubscribe_rate=0.5, fatigue_recovery=0.0, opt_in=0.8, defection_rate=0.1,
-             visit_rate=0.4, talk_rate=0.1, event_attendance=0.4)
+             visit_rate=0.4, talk_rate=0.1, event_attendance=0.4, turnover_rate=0.01)
     money = np.zeros(len(MONEY))
     draws.update(rival=0.25, unsubscribe=0.5 * 0.5, opt_in=0.8, defect=0.1 * 0.5, visit=0.4, talk=0.1,
                  event=0.4 * 0.5, contact=0.5, open=0.3 * 0.5, buy=0.1 * 0.5, choice=0.5, service_choice=0.5,
-                 quality=0.9)
+                 quality=0.9, move=0.01)
+    assert not pure(turnover.moves_away)(k, 0, 0, counts)
     assert not pure(rival.rival_offer)(k, 0, 0, 0xFF, counts)[0]
     assert pure(fatigue.noise)(k, 0, 0, 0.4, True, True, False, False, False, 0, counts)[1]
+    relevant_tires = k._replace(fatigue_relevant=0.1)  # a relevant contact, at the same edge
+    assert pure(fatigue.noise)(relevant_tires, 0, 0, 0.4, True, True, True, False, False, 0, counts)[1]
     assert not pure(sale.sale)(k, 0, 0, True, True, False, 1.0, 9, 9, RIVAL, False, False, False, 0, 0.5, 0,
                                counts, money)[4]
     assert not pure(defection.defection)(k, 0, 0, True, False, 1.0, 1.0)
-    assert not pure(visits.visit)(k, 0, 0, True, False, False, 0.5, 0, counts)[0]
-    assert not pure(value.value)(k, 0, 0, True, EVENT, 0.5, 0.0, 0, counts)[1]
+    assert not pure(visits.visit)(k, 0, 0, True, False, 0.5, 0, counts)[0]
+    assert not pure(value.value)(k, 0, 0, True, EVENT, True, 0.5, 0.0, 0, counts)[1]
     assert not pure(contact.contact)(k, 0, 0, _plan(frequency=0.5), True, True, 1, 0, 0, 9, 0, counts)[0]
     att = coefficients(attention_email=0.3).attention.tolist()
     assert not pure(attention.attention)(k_of(attention_email=0.3, fatigue_sensitivity=0.0), 0, 0, att, True, EMAIL,
                                          SALES, False, 0.0, 0.0, 0, counts)[0]
     k_buy = k_of(purchase_hazard=0.1, trust_weight=0.0, affinity_weight=0.0, rival_pull=0.0,
                  existing_customer_bonus=0.0)
-    assert not pure(purchase.purchase)(k_buy, 0, 0, 0.5, False, 1.0, False, False, 0.5, 0.5, US, counts)[0]
+    assert not pure(purchase.purchase)(k_buy, 0, 0, 0.5, False, 1.0, False, False, False, 0.5, 0.5, US, counts)[0]
     draws["buy"] = 0.0
-    assert not pure(purchase.purchase)(k_buy, 0, 0, 0.5, False, 1.0, False, False, 0.5, 0.5, US, counts)[1]
+    assert not pure(purchase.purchase)(k_buy, 0, 0, 0.5, False, 1.0, False, False, False, 0.5, 0.5, US, counts)[1]
     k_serve = k_of(trust_weight=0.0, affinity_weight=0.0, service_pull=0.0, rival_pull=0.0, service_quality=0.9)
     assert not _serve(k_serve, counts, money)[4]
     draws["service_choice"] = 0.0
