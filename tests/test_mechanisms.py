@@ -494,22 +494,20 @@ def test_good_service_builds_trust_and_poor_service_costs_it(draws, counts):
     assert counts[C.service_visits] == 2 and money[M.service_margin] == 480.0
 
 
-def test_the_selling_dealers_service_pull_fades_by_service_age_decline_a_year(draws, counts):
-    """V_us carries service_pull - service_age_decline x age in years for our car; a car the
-    rival sold gives the other side the full service_pull, whatever its age."""
+def test_service_moves_away_from_us_by_service_age_decline_a_year_whoever_sold_the_car(draws, counts):
+    """V_us carries service_pull for our car (the other side has it for a car the rival sold)
+    and loses service_age_decline per year of the car's age, whoever sold it: older cars go
+    to independent shops."""
     k = k_of(trust_weight=2.0, affinity_weight=1.0, service_pull=1.0, service_age_decline=0.3, rival_pull=2.0)
     money = np.zeros(len(MONEY))
     base = 2.0 * 0.5 + 1.0 * 0.5 - 2.0
-    for weeks in (0, 52, 130, 156):  # within the years the pull lasts (service_pull / service_age_decline)
-        edge = logistic(base + 1.0 - 0.3 * weeks / 52)
-        draws["service_choice"] = edge - 1e-9
-        assert _serve(k, counts, money, age=weeks)[4], weeks
-        draws["service_choice"] = edge + 1e-9
-        assert not _serve(k, counts, money, age=weeks)[4], weeks
-        draws["service_choice"] = logistic(base - 1.0) - 1e-9
-        assert _serve(k, counts, money, age=weeks, owner=RIVAL)[4], weeks
-        draws["service_choice"] = logistic(base - 1.0) + 1e-9
-        assert not _serve(k, counts, money, age=weeks, owner=RIVAL)[4], weeks
+    for weeks in (0, 52, 156, 520):
+        for owner, pull in ((US, 1.0), (RIVAL, -1.0)):
+            edge = logistic(base + pull - 0.3 * weeks / 52)
+            draws["service_choice"] = edge - 1e-9
+            assert _serve(k, counts, money, age=weeks, owner=owner)[4], (weeks, owner)
+            draws["service_choice"] = edge + 1e-9
+            assert not _serve(k, counts, money, age=weeks, owner=owner)[4], (weeks, owner)
     flat = k._replace(service_age_decline=0.0)
     draws["service_choice"] = logistic(base + 1.0) - 1e-9
     assert _serve(flat, counts, money, age=520)[4]  # no decline: the pull of a new car

@@ -1,12 +1,13 @@
 """Rule 6, service: a due car is serviced, with us or elsewhere, and the visit's quality
-moves trust. Service follows the car: the selling dealer's pull fades as the car ages and
-leaves its warranty, and a lapsed owner takes the car elsewhere.
+moves trust. Service follows the car: as it ages and leaves its warranty, independent shops
+draw it away from dealers, and a lapsed owner takes the car elsewhere.
 
 The car goes to us with chance logistic(V_us - V_other): V_us = ``trust_weight`` trust +
-``affinity_weight`` affinity + (``service_pull`` - ``service_age_decline`` x the car's age in
-years, if we sold the car and the owner has not lapsed) + ``service_reminder_lift`` (if a
+``affinity_weight`` affinity + ``service_pull`` (if we sold the car and the owner has not
+lapsed) - ``service_age_decline`` x the car's age in years + ``service_reminder_lift`` (if a
 timely reminder was read since the last service); V_other = ``rival_pull`` + ``service_pull``
-(if the car is not ours, or its owner lapsed). With chance ``service_quality`` a visit with us
+(if the car is not ours, or its owner lapsed). "Elsewhere" is the rival and the independent
+shops, which gain on every dealer as cars age, whoever sold them. With chance ``service_quality`` a visit with us
 satisfies (trust and affinity close ``service_trust_gain`` and ``service_affinity_gain`` of
 their gaps; a lapsed owner of our car is won back), otherwise trust falls by
 ``POOR_SERVICE`` x ``service_trust_gain`` x trust. The next service is due
@@ -35,7 +36,7 @@ PARAMS = (
           plausible=(0.0, 3.0)),
     Param("service_age_decline", 0.30, "utility/year", 0.0, 5.0, "behaviour",
           "J.D. Power 2004: 66% of owners service at the selling dealer in year 1, 55% in year 3, 47% in year 4",
-          "How fast the selling dealer's service pull fades as the car ages (per year of age).",
+          "How much a year of the car's age draws its service away from us to independent shops.",
           plausible=(0.0, 0.8)),
     Param("service_reminder_lift", 0.8, "utility", 0.0, 10.0, "behaviour",
           "domain notes: introduce each buyer to service, set the first appointment, remind",
@@ -74,9 +75,8 @@ def service(k, key, i, relationship, lapsed, bought_us, service_due, vehicle_age
         return service_due, trust, affinity, reminded, serviced_with_us, service_visits, earned, won_back, events
     events |= E.serviced
     ours = owner == US and not lapsed
-    selling_pull = k.service_pull - k.service_age_decline * vehicle_age / WEEKS_PER_YEAR
-    v_us = (k.trust_weight * trust + k.affinity_weight * affinity + selling_pull * ours
-            + k.service_reminder_lift * reminded)
+    v_us = (k.trust_weight * trust + k.affinity_weight * affinity + k.service_pull * ours
+            - k.service_age_decline * vehicle_age / WEEKS_PER_YEAR + k.service_reminder_lift * reminded)
     v_other = k.rival_pull + k.service_pull * (not ours)
     serviced_with_us = uniform(key, i, D.service_choice) < logistic(v_us - v_other)
     if relationship or bought_us:
