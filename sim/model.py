@@ -216,7 +216,7 @@ class RelationshipModel(mesa.Model):
                 events.append((week, f"stage {STAGES[old]} -> {STAGES[new]}"))
 
 
-JOURNEY_TEXT = ((E.opened, "opened it"), (E.visited, "visited the website"), (E.attended, "attended an event"),
+JOURNEY_TEXT = ((E.moved, "moved away: a newcomer took the place"), (E.opened, "opened it"), (E.visited, "visited the website"), (E.attended, "attended an event"),
                 (E.unsubscribed, "unsubscribed"), (E.bought_us, "bought a car from us"),
                 (E.bought_rival, "bought a car from the rival"), (E.serviced_us, "had the car serviced with us"),
                 (E.heard_praise, "heard a recommendation of us"), (E.heard_warning, "heard a warning about us"),

@@ -416,9 +416,10 @@ def check_journey(i, journey, start_stage, view):
     assert _count(journey, "bought a car from us") == s["purchases"]
     assert _count(journey, "had the car serviced with us") == s["service_visits"]
     assert sum(1 for _, e in journey if e.startswith("received ")) == s["contacts"]
-    assert _count(journey, "unsubscribed") <= 1 and _count(journey, "was referred to us") <= 1
-    if _count(journey, "unsubscribed"):
-        assert not s["opted_in"], "an unsubscribed customer is never opted in again"
+    if not _count(journey, "moved away: a newcomer took the place"):  # one person's journey
+        assert _count(journey, "unsubscribed") <= 1 and _count(journey, "was referred to us") <= 1
+        if _count(journey, "unsubscribed"):
+            assert not s["opted_in"], "an unsubscribed customer is never opted in again"
     stage = start_stage
     for week, events in _weeks(journey).items():
         received = [e for e in events if e.startswith("received ")]
@@ -428,8 +429,6 @@ def check_journey(i, journey, start_stage, view):
             assert content in CONTENTS and channel in CHANNELS, e
         if "opened it" in events or "unsubscribed" in events:
             assert received, (i, week, events)
-        if "unsubscribed" in events:
-            assert received[0].endswith("(irrelevant)"), (i, week, events)
         if "visited the website" in events or "attended an event" in events:
             assert "opened it" in events, (i, week, events)
         if "attended an event" in events:
