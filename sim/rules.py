@@ -16,7 +16,10 @@ computed.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections import namedtuple
+from pathlib import Path
 
 import numba as nb
 import numpy as np
@@ -45,6 +48,39 @@ from .state import FIELDS, STAGES, Population
 from .strategies import Policy
 
 DRAWS = _draws.DRAWS
+
+
+def drop_stale_kernels(folder: Path | None = None) -> bool:
+    """Delete numba's cached kernels of this module if a mechanism's source changed since they
+    were compiled; returns whether it did.
+
+    numba keys the cache of a function on its own file only, but the mechanisms of
+    ``sim/mechanisms/`` are inlined into this module's kernels: without this, an edited
+    mechanism would keep running its old compiled form. The sources' fingerprint is kept beside
+    the cache (``rules.mechanisms.sha256``).
+    """
+    from .mechanisms import MECHANISMS  # noqa: PLC0415
+
+    here = Path(__file__)
+    folder = folder or (Path(os.environ["NUMBA_CACHE_DIR"]) if os.environ.get("NUMBA_CACHE_DIR")
+                        else here.parent / "__pycache__")
+    sources = sorted({Path(m.__file__) for m in MECHANISMS} | set((here.parent / "mechanisms").glob("*.py")))
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()
+    stamp = folder / "rules.mechanisms.sha256"
+    try:
+        if stamp.exists() and stamp.read_text() == digest:
+            return False
+        stale = [p for p in folder.rglob("rules.*") if p.suffix in (".nbi", ".nbc")]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(digest)
+        return bool(stale)
+    except OSError:  # a read-only install: its cache was built with its own sources
+        return False
+
+
+drop_stale_kernels()
 
 # Parameters the kernel reads, as one tuple of floats: every parameter, and derived ones.
 DERIVED = ("existing",)  # ln(1 + existing_customer_bonus): the existing-customer bonus as utility
