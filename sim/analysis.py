@@ -183,9 +183,10 @@ def horizon_words(weeks: int) -> str:
 NO_INTERVAL = f"no interval: fewer than {MIN_REPLICATIONS} replications"
 
 
-def _ci(lo: float, hi: float, unit: str, difference: bool = False) -> str:
+def _ci(lo: float, hi: float, unit: str, difference: bool = False, runs: int = MIN_REPLICATIONS) -> str:
+    """``95% CI lo to hi``, or why there is none (too few ``runs``, or an undefined value)."""
     if lo is None or math.isnan(lo) or math.isnan(hi):
-        return NO_INTERVAL
+        return NO_INTERVAL if runs < MIN_REPLICATIONS else "no interval"
     return f"95% CI {show(lo, unit, difference)} to {show(hi, unit, difference)}"
 
 
@@ -215,7 +216,7 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
     lines = []  # head to head first, then each arm against no contact
     alone = []
     for arm, row in s.iterrows():
-        gain = row["profit"]
+        gain, n = row["profit"], int(row["replications"])
         sign = _clear(row["profit_lo"], row["profit_hi"])
         if sign > 0:
             head = f"{arm} earns more than no contact over {span}"
@@ -225,11 +226,11 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
             head = f"{arm} against no contact over {span}"
         else:
             head = f"{arm} cannot be told apart from no contact over {span} (the interval includes zero)"
-        text = (f"{head}: {money(gain, True)} incremental profit ({_ci(row['profit_lo'], row['profit_hi'], '$', True)}), "
-                f"ROI {show(row['roi'], '$/$')} per $ spent ({_ci(row['roi_lo'], row['roi_hi'], '$/$')}).")
-        pb, share, n = row["payback_week"], row["payback_share"], int(row["replications"])
+        text = (f"{head}: {money(gain, True)} incremental profit ({_ci(row['profit_lo'], row['profit_hi'], '$', True, n)}), "
+                f"ROI {show(row['roi'], '$/$')} per $ spent ({_ci(row['roi_lo'], row['roi_hi'], '$/$', runs=n)}).")
+        pb, share = row["payback_week"], row["payback_share"]
         if share == 1:
-            ci = _ci(row["payback_week_lo"], row["payback_week_hi"], "week")
+            ci = _ci(row["payback_week_lo"], row["payback_week_hi"], "week", runs=n)
             text += f" Every run paid back: in week {pb:.0f} on average ({ci})."
         elif share > 0:
             runs = f"{round(share * n)} of {n} runs paid back within {span}"
@@ -244,7 +245,8 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
             continue
         d = keyed.loc[(arm, baseline)]
         sign = _clear(d["profit_lo"], d["profit_hi"])
-        ci = _ci(d["profit_lo"], d["profit_hi"], "$", True)
+        pairs = int(d["pairs"])
+        ci = _ci(d["profit_lo"], d["profit_hi"], "$", True, pairs)
         if sign > 0:
             lines.append(f"{arm} earns more than {baseline} over {span}: {money(d['profit'], True)} ({ci}).")
         elif sign < 0:
@@ -260,7 +262,7 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
         for o in LOYALTY:
             val, lo, hi = d[o.name], d[f"{o.name}_lo"], d[f"{o.name}_hi"]
             note = "" if _clear(lo, hi) or _unknown(lo, hi) else ", includes zero"
-            parts.append(f"{o.label} {show(val, o.unit, True)} ({_ci(lo, hi, o.unit, True)}{note})")
+            parts.append(f"{o.label} {show(val, o.unit, True)} ({_ci(lo, hi, o.unit, True, pairs)}{note})")
         lines.append(f"Loyalty, {arm} against {baseline}: " + "; ".join(parts) + ".")
     return lines + alone
 

@@ -213,6 +213,14 @@ def test_fewer_than_three_replications_give_no_interval_and_say_so(replications)
     assert analysis.summary(three, ["a"])[["profit_lo", "payback_week_lo"]].notna().all(axis=None)
 
 
+def test_an_undefined_value_is_not_blamed_on_too_few_replications():
+    """ROI of a strategy that spends nothing is undefined: no interval, whatever the runs."""
+    weekly = synthetic({("a", s): paying_back(2, 6) for s in range(3)})
+    weekly["roi"] = np.nan
+    text = " ".join(analysis.verdict(analysis.summary(weekly, ["a"]), analysis.differences(weekly, []), [], 6))
+    assert "ROI n/a per $ spent (no interval)" in text and "fewer than" not in text
+
+
 # --- the run's own log ---------------------------------------------------------------------------
 def test_the_run_logs_what_it_did_into_its_folder_not_the_terminal(tmp_path, capsys):
     """rapport.log in each results folder was empty."""
