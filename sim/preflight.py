@@ -297,7 +297,7 @@ def one_line(err: BaseException) -> str:
 
 
 def _did_you_mean(word: str, known: Any, prefix: str = "") -> str:
-    """``"; did you mean market.customers?"`` for the closest known names, or ``""``."""
+    """``" (did you mean market.customers?)"`` for the closest known names, or ``""``."""
     close = difflib.get_close_matches(word, list(known), n=2, cutoff=0.75)
     return f" (did you mean {' or '.join(prefix + c for c in close)}?)" if close else ""
 
@@ -315,15 +315,15 @@ def check_slips(argv: list[str], multirun: bool) -> None:
         ParameterError: one line naming the slip and what to write instead.
     """
     _, unknown = _parser().parse_known_args(argv)
+    top = {f.name for f in dataclasses.fields(RapportConfig)}
     for item in unknown:
         if item.startswith("-"):
             name = item.lstrip("-").partition("=")[0].replace("-", "_")
             at = argv.index(item)
             value = item.partition("=")[2] or (argv[at + 1] if at + 1 < len(argv) else "VALUE")
-            key = _full_key(name)
+            key = _full_key(name) or (name if name in top else None)
             hint = f"write {key}={value}" if key else "settings are written key=value, e.g. market.customers=2000"
             raise ParameterError(f"{item}: not an option of rapport; {hint} (rapport --help lists the options)")
-    top = {f.name for f in dataclasses.fields(RapportConfig)}
     for item in argv:
         if item.startswith("-") or "=" not in item:
             continue

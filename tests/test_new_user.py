@@ -152,6 +152,7 @@ def test_yaml_syntax_error_in_a_targets_file_names_file_line_and_column(tmp_path
     (["customers=2000"], "did you mean market.customers=2000?"),
     (["--customers", "2000"], "write market.customers=2000"),
     (["--customers=2000"], "write market.customers=2000"),
+    (["--horizon-weeks", "52"], "write horizon_weeks=52"),
     (["market.customers=20,000"], "write 20000"),
     (["-m", "market.customers=20,000"], "write 20000"),
     (["market.custmers=2000"], "did you mean market.customers?"),
