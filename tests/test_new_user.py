@@ -80,6 +80,14 @@ def test_strategy_paths_in_a_sweep_are_checked_naming_the_file(tmp_path, capsys)
     assert files(out) == []
 
 
+def test_a_bad_strategy_file_of_an_experiment_arm_names_arm_and_file(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("default: {frequency: 2}\n")
+    out = tmp_path / "results"
+    assert main([f"experiment.arms=[{{name: a, strategy: {bad}}}]", "experiment.baseline=a", f"results_dir={out}"]) == 2
+    assert f"error: experiment.arms[0].strategy: {bad}: strategy.default.frequency=2" in one_error_line(capsys)
+
+
 # --- strategy files that say nothing or slip -----------------------------------------------------
 def test_empty_strategy_file_in_a_config_dir_is_refused_naming_it(tmp_path, capsys):
     """It ran as no contact and reported "Every run paid back: in week 1"."""
