@@ -29,17 +29,40 @@ def t975(df: int | np.ndarray) -> float | np.ndarray:
     return float(out) if out.ndim == 0 else out
 
 
-def mean_ci(values) -> tuple[float, float, float]:
-    """Mean and 95% t-interval of the mean (NaN dropped; interval NaN below 2 values)."""
+MIN_REPLICATIONS = 3  # fewer runs give no interval worth reading (2 runs: a t-quantile of 12.7)
+
+
+def mean_ci(values, min_n: int = 2) -> tuple[float, float, float]:
+    """Mean and 95% t-interval of the mean (NaN dropped; interval NaN below ``min_n`` values)."""
     a = np.asarray(values, dtype=float)
     a = a[~np.isnan(a)]
     if a.size == 0:
         return (math.nan, math.nan, math.nan)
     m = float(a.mean())
-    if a.size < 2:
+    if a.size < max(min_n, 2):
         return (m, math.nan, math.nan)
     half = t975(a.size - 1) * float(a.std(ddof=1)) / math.sqrt(a.size)
     return (m, m - half, m + half)
+
+
+def bootstrap_mean_ci(values, min_n: int = MIN_REPLICATIONS, resamples: int = 4000) -> tuple[float, float, float]:
+    """Mean and 95% percentile-bootstrap interval of the mean (fixed seed: reproducible).
+
+    Used for payback weeks: the interval stays within the smallest and largest run, so
+    never before week 1 nor beyond the horizon, where a t-interval of a few skewed runs
+    would go (below week 0 with two runs). Interval NaN below ``min_n`` values."""
+    a = np.asarray(values, dtype=float)
+    a = a[~np.isnan(a)]
+    if a.size == 0:
+        return (math.nan, math.nan, math.nan)
+    if a.size < min_n:
+        return (float(a.mean()), math.nan, math.nan)
+    rng = np.random.default_rng(0)
+    chunk = max(1, 2_000_000 // a.size)  # resampled means in chunks: bounded memory for many runs
+    means = np.concatenate([a[rng.integers(0, a.size, (min(chunk, resamples - i), a.size))].mean(axis=1)
+                            for i in range(0, resamples, chunk)])
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return (float(a.mean()), float(max(lo, a.min())), float(min(hi, a.max())))
 
 
 def payback_week(weeks: np.ndarray, cum_incremental: np.ndarray) -> float:
@@ -81,9 +104,10 @@ def summary(weekly: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     """One row per arm: ``<metric>``, ``<metric>_lo``, ``<metric>_hi`` (mean and 95% interval).
 
     ``payback_week``: when every run paid back within the horizon, the mean of the runs'
-    payback weeks with its 95% interval; otherwise the payback week of the mean
-    cumulative incremental profit curve (NaN if it ends below zero) and no interval.
-    ``payback_share`` is the share of runs that paid back.
+    payback weeks with its 95% percentile-bootstrap interval (inside the horizon);
+    otherwise the payback week of the mean cumulative incremental profit curve (NaN if it
+    ends below zero) and no interval. ``payback_share`` is the share of runs that paid back.
+    With fewer than ``MIN_REPLICATIONS`` runs no interval is given (NaN).
     Intervals of shares and 0-1 scores are clipped to [0, 1], where the metric lives.
     """
     runs = run_outcomes(weekly)
@@ -98,7 +122,8 @@ def summary(weekly: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
                 row[name] = payback_week(b["week"].to_numpy(), b["mean"].to_numpy())
                 row[f"{name}_lo"] = row[f"{name}_hi"] = math.nan
                 continue
-            row[name], row[f"{name}_lo"], row[f"{name}_hi"] = mean_ci(r[name])
+            interval = bootstrap_mean_ci if o.how == PAYBACK else lambda v: mean_ci(v, MIN_REPLICATIONS)
+            row[name], row[f"{name}_lo"], row[f"{name}_hi"] = interval(r[name])
             if o.unit in BOUNDED_UNITS:
                 row[f"{name}_lo"], row[f"{name}_hi"] = (min(max(v, 0.0), 1.0) if not math.isnan(v) else v
                                                         for v in (row[f"{name}_lo"], row[f"{name}_hi"]))
@@ -128,7 +153,7 @@ def differences(weekly: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFr
 
     Columns: arm, versus, pairs (number of common seeds), and for each metric
     (payback_week excepted) its mean difference with ``_lo``/``_hi`` (95% t-interval of
-    the paired differences).
+    the paired differences; NaN with fewer than ``MIN_REPLICATIONS`` pairs).
     """
     runs = run_outcomes(weekly).set_index(["arm", "seed"])
     present = set(runs.index.get_level_values(0))
@@ -140,7 +165,7 @@ def differences(weekly: pd.DataFrame, pairs: list[tuple[str, str]]) -> pd.DataFr
         row: dict = {"arm": arm, "versus": versus, "pairs": int(len(common))}
         for name in DIFF_METRICS:
             d = (a.loc[common, name] - b.loc[common, name]) if len(common) else []
-            row[name], row[f"{name}_lo"], row[f"{name}_hi"] = mean_ci(d)
+            row[name], row[f"{name}_lo"], row[f"{name}_hi"] = mean_ci(d, MIN_REPLICATIONS)
         rows.append(row)
     cols = ["arm", "versus", "pairs"] + [f"{n}{s}" for n in DIFF_METRICS for s in ("", "_lo", "_hi")]
     return pd.DataFrame(rows, columns=cols)
@@ -155,9 +180,13 @@ def horizon_words(weeks: int) -> str:
     return f"{weeks} weeks"
 
 
-def _ci(lo: float, hi: float, unit: str, difference: bool = False) -> str:
+NO_INTERVAL = f"no interval: fewer than {MIN_REPLICATIONS} replications"
+
+
+def _ci(lo: float, hi: float, unit: str, difference: bool = False, runs: int = MIN_REPLICATIONS) -> str:
+    """``95% CI lo to hi``, or why there is none (too few ``runs``, or an undefined value)."""
     if lo is None or math.isnan(lo) or math.isnan(hi):
-        return "no interval: one replication"
+        return NO_INTERVAL if runs < MIN_REPLICATIONS else "no interval"
     return f"95% CI {show(lo, unit, difference)} to {show(hi, unit, difference)}"
 
 
@@ -166,6 +195,11 @@ def _clear(lo: float, hi: float) -> int:
     if lo is None or math.isnan(lo) or math.isnan(hi):
         return 0
     return 1 if lo > 0 else (-1 if hi < 0 else 0)
+
+
+def _unknown(lo: float, hi: float) -> bool:
+    """Whether there is no interval (too few replications)."""
+    return lo is None or math.isnan(lo) or math.isnan(hi)
 
 
 LOYALTY = tuple(OUTCOME[n] for n in ("retention", "trust", "unsubscribe_rate"))  # what the verdict says of loyalty
@@ -182,19 +216,21 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
     lines = []  # head to head first, then each arm against no contact
     alone = []
     for arm, row in s.iterrows():
-        gain = row["profit"]
+        gain, n = row["profit"], int(row["replications"])
         sign = _clear(row["profit_lo"], row["profit_hi"])
         if sign > 0:
             head = f"{arm} earns more than no contact over {span}"
         elif sign < 0:
             head = f"{arm} loses money against no contact over {span}"
+        elif _unknown(row["profit_lo"], row["profit_hi"]):
+            head = f"{arm} against no contact over {span}"
         else:
             head = f"{arm} cannot be told apart from no contact over {span} (the interval includes zero)"
-        text = (f"{head}: {money(gain, True)} incremental profit ({_ci(row['profit_lo'], row['profit_hi'], '$', True)}), "
-                f"ROI {show(row['roi'], '$/$')} per $ spent ({_ci(row['roi_lo'], row['roi_hi'], '$/$')}).")
-        pb, share, n = row["payback_week"], row["payback_share"], int(row["replications"])
+        text = (f"{head}: {money(gain, True)} incremental profit ({_ci(row['profit_lo'], row['profit_hi'], '$', True, n)}), "
+                f"ROI {show(row['roi'], '$/$')} per $ spent ({_ci(row['roi_lo'], row['roi_hi'], '$/$', runs=n)}).")
+        pb, share = row["payback_week"], row["payback_share"]
         if share == 1:
-            ci = _ci(row["payback_week_lo"], row["payback_week_hi"], "week")
+            ci = _ci(row["payback_week_lo"], row["payback_week_hi"], "week", runs=n)
             text += f" Every run paid back: in week {pb:.0f} on average ({ci})."
         elif share > 0:
             runs = f"{round(share * n)} of {n} runs paid back within {span}"
@@ -209,11 +245,15 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
             continue
         d = keyed.loc[(arm, baseline)]
         sign = _clear(d["profit_lo"], d["profit_hi"])
-        ci = _ci(d["profit_lo"], d["profit_hi"], "$", True)
+        pairs = int(d["pairs"])
+        ci = _ci(d["profit_lo"], d["profit_hi"], "$", True, pairs)
         if sign > 0:
             lines.append(f"{arm} earns more than {baseline} over {span}: {money(d['profit'], True)} ({ci}).")
         elif sign < 0:
             lines.append(f"{arm} earns less than {baseline} over {span}: {money(d['profit'], True)} ({ci}).")
+        elif _unknown(d["profit_lo"], d["profit_hi"]):
+            lines.append(f"{arm} against {baseline} over {span}: {money(d['profit'], True)} ({ci}; run at least "
+                         f"{MIN_REPLICATIONS} to know whether the difference is real).")
         else:
             lines.append(f"{arm} and {baseline} cannot be told apart on profit over {span}: "
                          f"{money(d['profit'], True)} ({ci}, which includes zero); more replications or a "
@@ -221,8 +261,8 @@ def verdict(summ: pd.DataFrame, diffs: pd.DataFrame, comparisons: list[tuple[str
         parts = []
         for o in LOYALTY:
             val, lo, hi = d[o.name], d[f"{o.name}_lo"], d[f"{o.name}_hi"]
-            note = "" if _clear(lo, hi) else ", includes zero"
-            parts.append(f"{o.label} {show(val, o.unit, True)} ({_ci(lo, hi, o.unit, True)}{note})")
+            note = "" if _clear(lo, hi) or _unknown(lo, hi) else ", includes zero"
+            parts.append(f"{o.label} {show(val, o.unit, True)} ({_ci(lo, hi, o.unit, True, pairs)}{note})")
         lines.append(f"Loyalty, {arm} against {baseline}: " + "; ".join(parts) + ".")
     return lines + alone
 

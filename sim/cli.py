@@ -23,8 +23,10 @@ import math
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.config_search_path import ConfigSearchPath, SearchPathQuery
@@ -40,7 +42,7 @@ from .limits import EnvironmentFault, check_output_dir, fault_line, loky_workers
 from .results import TOKEN, final_path, is_complete, load
 from .writing import COMMAND_ENV, write_results
 from .params import ParameterError
-from .preflight import hydra_arguments, one_line, preflight
+from .preflight import check_slips, hydra_arguments, one_line, preflight, strategy_paths
 from .resources import CONFIG_DIR
 from .schema import experiment_spec, register, run_name
 
@@ -48,6 +50,7 @@ __all__ = ["CONFIG_DIR", "main", "one_line", "preflight", "run_name"]
 
 
 
+LOG = logging.getLogger("rapport")
 USER_CONFIG_DIRS: list[str] = []  # from --config-dir: searched before the built-in configs
 
 
@@ -114,6 +117,7 @@ def hydra_main(cfg: DictConfig) -> float:
         _discard(staging, Path(str(cfg.results_dir)))
         print(f"rapport: error: {err}", file=sys.stderr)
         sys.exit(1 if isinstance(err, EnvironmentFault) else 2)
+    _log_start(spec, list(hc.overrides.task), staging)
     if multirun:
         done = find_complete_job(staging.parent, list(hc.overrides.task), config_yaml)
         if done is not None:
@@ -128,12 +132,23 @@ def hydra_main(cfg: DictConfig) -> float:
                             staging=staging)
     except Exception as err:
         return _failed(err, staging, job)
+    LOG.info("results written to %s in %.1f s", out, time.time() - started)
     if not multirun:
         print(summary_text(results))
         print(f"\nResults: {out}")
         if report:
             print(f"Report:  {out / 'report.html'}")
     return results.objective(spec.optimized_metric)
+
+
+def _log_start(spec: Any, overrides: list[str], staging: Path) -> None:
+    """What the run is about to do, into the job's log file (``rapport.log``; the terminal
+    shows warnings only: ``hydra.job_logging`` in config.yaml)."""
+    LOG.info("rapport %s, overrides: %s", spec.name, " ".join(overrides) or "none")
+    LOG.info("%d arm(s): %s; %d replication(s) of %d weeks from seed %d, %d worker(s); %d customers",
+             len(spec.arms), ", ".join(f"{a.name} ({a.strategy_name})" for a in spec.arms), spec.replications,
+             spec.horizon_weeks, spec.seed, spec.workers, spec.params["customers"])
+    LOG.info("writing into %s", staging)
 
 
 def _failed(err: Exception, staging: Path, job: str) -> float:
@@ -264,7 +279,18 @@ def _command(argv: list[str]) -> int:
         print(f"rapport {__version__}")
         return 0
     _setup(argv)
+    with tempfile.TemporaryDirectory(prefix="rapport-strategies-") as folder:
+        return _run(argv, Path(folder))
+
+
+def _run(argv: list[str], strategy_folder: Path) -> int:
+    """Check the command, then let Hydra run it (the user's strategy files, given by path,
+    are copied into ``strategy_folder``, searched first)."""
     try:
+        check_slips(argv, hydra_arguments(argv).multirun)
+        user_argv, argv = argv, strategy_paths(argv, strategy_folder)
+        if argv != user_argv:
+            USER_CONFIG_DIRS.insert(0, str(strategy_folder))
         preflight(argv, CONFIG_DIR)
         for key, _, value in (o.partition("=") for o in argv):
             if key in ("hydra.run.dir", "hydra.sweep.dir"):  # folders given to Hydra itself
@@ -275,7 +301,7 @@ def _command(argv: list[str]) -> int:
     # Jobs record the user's command in meta.json, also where a launcher runs them in workers.
     program = Path(sys.argv[0] or "rapport").name
     before = os.environ.get(COMMAND_ENV)
-    os.environ[COMMAND_ENV] = json.dumps(["rapport" if program == "__main__.py" else program] + argv)
+    os.environ[COMMAND_ENV] = json.dumps(["rapport" if program == "__main__.py" else program] + user_argv)
     sys.argv = [sys.argv[0] or "rapport"] + argv  # Hydra reads its arguments from sys.argv
     GatherCallback.problems = None
     try:

@@ -37,6 +37,8 @@ from .schema import ExperimentSpec
 if TYPE_CHECKING:
     from .model import HoldoutRun
 
+LOG = logging.getLogger(__name__)  # under Hydra: the job's rapport.log
+
 
 def quiet_mesa() -> None:
     """Mesa logs every step at DEBUG under Hydra's logging, which slows runs tenfold."""
@@ -171,6 +173,8 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
             func, *args = arm_job(i, r)
             out[i, r] = func(*args)
             bar.update()
+            LOG.info("%s: replication %d of %d done (seed %d)", spec.arms[i].name, r + 1, spec.replications,
+                     spec.seed + r)
             if i in market_of and all((j, r) in out for j, g in market_of.items() if g == market_of[i]):
                 del holdouts[market_of[i], r]  # every arm of this market replayed it
 
@@ -217,6 +221,7 @@ def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: 
                     else:
                         out[t] = fut.result()
                         bar.update()
+                        LOG.info("arm %d: replication %d done", t[0] + 1, t[1] + 1)
         except BaseException:  # Ctrl-C, a failed run: stop the other runs now rather than wait for them
             _stop(pool)
             raise

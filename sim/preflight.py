@@ -18,17 +18,22 @@ composition per group combination, and a bad value stops with one line naming it
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import difflib
 import itertools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from omegaconf import OmegaConf
 
 from .events import check_writable
 from .params import BELOW, PARAMS, ParameterError
 from .schema import GROUPS, LIMITS, BehaviourConfig, EconomicsConfig, MarketConfig, RapportConfig, experiment_spec, run_name
+from .strategies import is_strategy_path, load_strategy_file, yaml_error_line
 
 # Flags that only show information: Hydra handles them, nothing runs.
 INFO_FLAGS = ("help", "hydra_help", "info", "cfg", "shell_completion", "config_path", "resolve")
@@ -36,6 +41,12 @@ INFO_FLAGS = ("help", "hydra_help", "info", "cfg", "shell_completion", "config_p
 
 def hydra_arguments(argv: list[str]) -> argparse.Namespace:
     """Hydra's command line, as ``hydra.main`` reads it (the same flags, parsed here)."""
+    args, _ = _parser().parse_known_args(argv)
+    return args
+
+
+def _parser() -> argparse.ArgumentParser:
+    """A parser of ``hydra.main``'s flags."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("overrides", nargs="*")
     p.add_argument("--help", "-h", action="store_true")
@@ -52,8 +63,7 @@ def hydra_arguments(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--config-dir", "-cd")
     p.add_argument("--experimental-rerun")
     p.add_argument("--info", "-i", nargs="?", const="all")
-    args, _ = p.parse_known_args(argv)
-    return args
+    return p
 
 
 @dataclass
@@ -142,10 +152,21 @@ def preflight(argv: list[str], config_dir: Path) -> None:
 def _check(cfg: Any) -> Any:
     """The full check of one composed config (as a run would do it); returns its spec."""
     choices = cfg.hydra.runtime.choices
+    if choices.get("strategy") is not None:  # its file checked as a file, so that every error names it
+        load_strategy_file(_strategy_file(cfg, choices.get("strategy")))
     spec = experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")))
     if spec.events:  # the event log goes into the run's folder: fail now, not after the run
         check_writable(Path(str(cfg.results_dir)), create=False)
     return spec
+
+
+def _strategy_file(cfg: Any, choice: str) -> Path:
+    """The file Hydra read for ``strategy=choice``: the first folder of the search path that has it."""
+    for source in cfg.hydra.runtime.config_sources:
+        path = Path(source.path) / "strategy" / f"{choice}.yaml"
+        if source.schema == "file" and path.is_file():
+            return path
+    raise ParameterError(f"strategy={choice}: file not found")  # Hydra found it: only if removed since
 
 
 def _check_sweep(parsed: list[Swept], groups: set[str], compose: Any) -> None:
@@ -245,23 +266,133 @@ def _num(x: float) -> str:
 
 
 def one_line(err: BaseException) -> str:
-    """A Hydra/OmegaConf/model error as one line naming the field and what is allowed."""
+    """A Hydra/OmegaConf/model error as one line naming the field and what is allowed (a
+    YAML syntax error as ``<file>:<line>:<col>: <problem>``)."""
     from hydra.errors import MissingConfigException
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
     if isinstance(err, ParameterError):
         return str(err)
+    chained: BaseException | None = err
+    while chained is not None:
+        if isinstance(chained, yaml.MarkedYAMLError):
+            return yaml_error_line(chained)
+        chained = chained.__cause__ or chained.__context__
     if isinstance(err, MissingConfigException) and err.missing_cfg_file and err.options:
         group, _, name = str(err.missing_cfg_file).rpartition("/")
-        return f"{group}={name}: unknown, allowed are {', '.join(sorted(err.options))}"
+        return f"{group}={name}: unknown{_did_you_mean(name, err.options, group + '=')}, " \
+               f"allowed are {', '.join(sorted(err.options))}"
     cause = err.__cause__
     if isinstance(cause, (ConfigKeyError, ConfigAttributeError)) and cause.full_key:
         group, _, key = str(cause.full_key).partition(".")
         if group in GROUPS and key:
             allowed = [p.name for p in PARAMS.values() if p.group in GROUPS[group]]
-            return f"{cause.full_key}: unknown parameter, allowed in {group} are {', '.join(allowed)}"
+            return (f"{cause.full_key}: unknown parameter{_did_you_mean(key, allowed, group + '.')}, "
+                    f"allowed in {group} are {', '.join(allowed)}")
     first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     first = first.removeprefix("Error merging override ")
     if cause is not None and str(cause).strip():
         first = f"{first.rstrip('.')}: {str(cause).strip().splitlines()[0]}"
     return first
+
+
+def _did_you_mean(word: str, known: Any, prefix: str = "") -> str:
+    """``" (did you mean market.customers?)"`` for the closest known names, or ``""``."""
+    close = difflib.get_close_matches(word, list(known), n=2, cutoff=0.75)
+    return f" (did you mean {' or '.join(prefix + c for c in close)}?)" if close else ""
+
+
+THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")  # 20,000 or 1,500,000.5
+
+
+def check_slips(argv: list[str], multirun: bool) -> None:
+    """Common slips on the command line, each refused with a hint before Hydra reads it:
+    ``customers=2000`` (a parameter without its group), ``--customers 2000`` (an option
+    that does not exist), ``market.customers=20,000`` (a thousands separator) and a
+    misspelt setting.
+
+    Raises:
+        ParameterError: one line naming the slip and what to write instead.
+    """
+    _, unknown = _parser().parse_known_args(argv)
+    top = {f.name for f in dataclasses.fields(RapportConfig)}
+    for item in unknown:
+        if item.startswith("-"):
+            name = item.lstrip("-").partition("=")[0].replace("-", "_")
+            at = argv.index(item)
+            value = item.partition("=")[2] or (argv[at + 1] if at + 1 < len(argv) else "VALUE")
+            key = _full_key(name) or (name if name in top else None)
+            hint = f"write {key}={value}" if key else "settings are written key=value, e.g. market.customers=2000"
+            raise ParameterError(f"{item}: not an option of rapport; {hint} (rapport --help lists the options)")
+    for item in argv:
+        if item.startswith("-") or "=" not in item:
+            continue
+        raw_key, _, value = item.partition("=")
+        key = raw_key.lstrip("+~")
+        if key.startswith("hydra") or "." in key or key in top:
+            if _thousands(key, value, multirun):
+                raise ParameterError(f"{key}={value}: write {value.replace(',', '')}, without the thousands "
+                                     f"separator (a comma separates the values of a sweep)")
+            continue
+        full = _full_key(key)
+        if full:
+            raise ParameterError(f"{key}={value}: unknown setting; did you mean {full}={value}?")
+        known = sorted(top | {_full_key(n) for n in PARAMS if _full_key(n)})
+        close = _did_you_mean(key, known)
+        if close:
+            raise ParameterError(f"{key}={value}: unknown setting{close}")
+
+
+def _full_key(name: str) -> str | None:
+    """``customers`` -> ``market.customers``: a parameter with its config group; else None."""
+    if name not in PARAMS:
+        return None
+    return next((f"{g}.{name}" for g, members in GROUPS.items() if PARAMS[name].group in members), None)
+
+
+def _thousands(key: str, value: str, multirun: bool) -> bool:
+    """Whether ``value`` looks like a number with thousands separators (``20,000``). In a
+    sweep ``a,b`` lists values, so there only a part such as ``000`` (a leading zero) counts."""
+    if not THOUSANDS.match(value.strip()):
+        return False
+    return not multirun or any(part.startswith("0") for part in value.split(",")[1:])
+
+
+def strategy_paths(argv: list[str], folder: Path) -> list[str]:
+    """``strategy=./my.yaml`` (or an absolute path; in a sweep ``strategy=lifecycle,./my.yaml``)
+    as Hydra can read it: each file is checked, copied into ``folder/strategy/`` under its
+    file name, and the override names that copy. The caller puts ``folder`` first in Hydra's
+    search path and removes it after the run.
+
+    Returns:
+        ``argv`` with every strategy path replaced by its name.
+
+    Raises:
+        ParameterError: a missing or invalid file (one line naming it), or two strategies of
+            one command with the same name.
+    """
+    out = []
+    for item in argv:
+        key, eq, value = item.partition("=")
+        if key != "strategy" or not eq or not any(is_strategy_path(v) for v in value.split(",")):
+            out.append(item)
+            continue
+        names = [_copy_strategy(v, folder) if is_strategy_path(v) else v for v in value.split(",")]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ParameterError(f"{item}: two strategies named {twice[0]} in one command; rename one file")
+        out.append(f"strategy={','.join(names)}")
+    return out
+
+
+def _copy_strategy(value: str, folder: Path) -> str:
+    """Check the strategy file ``value`` and copy it (its name set) into ``folder/strategy/``."""
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ParameterError(f"strategy={value}: file not found")
+    policy = load_strategy_file(path)
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem) or "strategy"
+    target = folder / "strategy" / f"{name}.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump({**policy.spec, "name": policy.name}, sort_keys=False))
+    return name

@@ -21,7 +21,7 @@ from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from .metrics import OUTCOMES
 from .params import PARAMS, ParameterError, validate
 from .limits import check_output_dir, plan_workers
-from .strategies import load_strategy
+from .strategies import is_strategy_path, load_strategy
 
 # Config group -> parameter groups of PARAMS that live in it.
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -264,7 +264,8 @@ def _arm(raw: Any, where: str, shared: dict) -> Arm:
     try:
         policy = load_strategy(raw["strategy"])
     except ParameterError as err:
-        raise ParameterError(f"{where}.{err}") from None
+        from_file = isinstance(raw["strategy"], str) and is_strategy_path(raw["strategy"])
+        raise ParameterError(f"{where}.strategy: {err}" if from_file else f"{where}.{err}") from None
     overrides = raw.get("params") or {}
     params = _check_params({**shared, **overrides}, f"{where}.params" if overrides else "")
     return Arm(str(raw.get("name") or policy.name), raw["strategy"], policy.name,

@@ -58,7 +58,8 @@ def load_strategy(spec: str | Path | Mapping[str, Any] | Policy) -> Policy:
     """Compile a strategy given by built-in name, YAML path or mapping.
 
     Raises:
-        ParameterError: unknown name, missing file or invalid field (one line).
+        ParameterError: unknown name, missing, empty or invalid file, or invalid field (one
+            line; a file's errors start with its path).
     """
     if isinstance(spec, Policy):
         return spec
@@ -67,22 +68,54 @@ def load_strategy(spec: str | Path | Mapping[str, Any] | Policy) -> Policy:
     if not isinstance(spec, (str, Path)):
         raise ParameterError(f"strategy={_show(spec)}: expected a strategy name, a YAML path or a mapping")
     path = Path(spec)
-    if path.suffix not in (".yaml", ".yml"):
+    if not is_strategy_path(str(spec)):
         names = builtin_strategies()
         if str(spec) not in names:
             raise ParameterError(f"strategy={_show(spec)}: unknown, allowed are {', '.join(names)} or a YAML file")
         path = STRATEGY_DIR / f"{spec}.yaml"
     if not path.is_file():
         raise ParameterError(f"strategy={str(spec)!r}: file not found")
-    data = read_yaml(path, f"strategy={str(spec)!r}")
+    return load_strategy_file(path)
+
+
+def is_strategy_path(value: str) -> bool:
+    """Whether a ``strategy=`` value names a file (``./my.yaml``, ``/abs/plan.yml``) rather
+    than a strategy by name."""
+    return value.endswith((".yaml", ".yml")) or "/" in value or "\\" in value
+
+
+def load_strategy_file(path: Path) -> Policy:
+    """Compile the strategy of a YAML file; its name defaults to the file's name.
+
+    Raises:
+        ParameterError: one line starting with the file's path (and its line for a YAML
+            syntax error), naming the field and what is allowed.
+    """
+    data = read_yaml(path, str(path))
+    if data is None:
+        raise ParameterError(f"{path}: the strategy file is empty; give a default and/or rules "
+                             f"(no_contact is the strategy that sends nothing)")
     if not isinstance(data, Mapping):
-        raise ParameterError(f"strategy={str(spec)!r}: expected a mapping at the top of the file")
+        raise ParameterError(f"{path}: expected a mapping at the top of the file (name, description, default, rules)")
     data = dict(data)
     data.setdefault("name", path.stem)
-    return compile_policy(data)
+    try:
+        return compile_policy(data)
+    except ParameterError as err:
+        raise ParameterError(f"{path}: {err}") from None
 
 
-def read_yaml(path: Path, where: str) -> Any:
+def yaml_error_line(err: yaml.YAMLError, path: Path | str | None = None) -> str:
+    """A YAML syntax error as one line ``<file>:<line>:<col>: <problem>`` (1-based)."""
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    problem = getattr(err, "problem", None) or getattr(err, "context", None) or str(err).splitlines()[0]
+    name = str(path) if path is not None else (getattr(mark, "name", None) or "<yaml>")
+    if mark is None:
+        return f"{name}: not valid YAML ({problem})"
+    return f"{name}:{mark.line + 1}:{mark.column + 1}: {problem}"
+
+
+def read_yaml(path: Path, where: str, what: str = "a strategy") -> Any:
     """Read a small YAML file safely: size capped, UTF-8, bounded nesting and alias expansion.
 
     Aliases are kept as shared nodes while the file is composed; the file is refused before
@@ -90,13 +123,14 @@ def read_yaml(path: Path, where: str) -> Any:
     alias refers to itself, or if it nests deeper than ``MAX_DEPTH``.
 
     Raises:
-        ParameterError: one line starting with ``where`` (which names the file).
+        ParameterError: one line starting with ``where`` (which names the file); a syntax
+            error as ``<file>:<line>:<col>: <problem>``.
     """
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise ParameterError(f"{where}: file is {size:,} bytes, more than the {MAX_FILE_BYTES:,} allowed "
-                                 f"for a strategy")
+                                 f"for {what}")
         raw = path.read_bytes()
     except OSError as err:
         raise ParameterError(f"{where}: cannot read the file ({err.strerror or err})") from None
@@ -113,7 +147,7 @@ def read_yaml(path: Path, where: str) -> Any:
         _check_nodes(node, where)
         return loader.construct_document(node)
     except yaml.YAMLError as err:
-        raise ParameterError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
+        raise ParameterError(yaml_error_line(err, path)) from None
     except RecursionError:
         raise ParameterError(f"{where}: nested too deeply (at most {MAX_DEPTH} levels)") from None
     finally:
@@ -159,6 +193,9 @@ def compile_policy(spec: Mapping[str, Any]) -> Policy:
     extra = sorted(set(spec) - {"name", "description", "default", "rules"})
     if extra:
         raise ParameterError(f"strategy.{extra[0]}: unknown key, allowed are name, description, default, rules")
+    if not spec.get("default") and not spec.get("rules"):
+        raise ParameterError("strategy: says nothing (no default, no rules); give a default and/or rules "
+                             "(no_contact is the strategy that sends nothing)")
     default = _settings(spec.get("default") or {}, "strategy.default")
     for key, value in (("frequency", 0.0), ("channel", "email"), ("targeting", 0.0),
                        ("mix", {"sales_offer": 1.0})):
@@ -226,8 +263,10 @@ def _float(value: Any) -> float:
 
 
 def _names(value: Any, allowed: tuple[str, ...], where: str) -> list[str]:
+    """A rule's ``stages`` or ``tiers``: a non-empty list of known names (a lone name is
+    refused: ``stages: lapsed`` is most likely a slip for ``stages: [lapsed]``)."""
     if isinstance(value, str):
-        value = [value]
+        raise ParameterError(f"{where}={_show(value)}: expected a list, write [{value}]")
     if not isinstance(value, list) or not value:
         raise ParameterError(f"{where}={_show(value)}: expected a list from {', '.join(allowed)}")
     for v in value:
@@ -264,7 +303,23 @@ def _settings(raw: Any, where: str) -> dict:
                 if not _number(weight) or not 0 <= weight < math.inf or not math.isfinite(_float(weight)):
                     raise ParameterError(f"{field}.{content}={_show(weight)}: expected a finite weight >= 0")
                 mix[content] = float(weight)
-            if sum(mix.values()) <= 0:
-                raise ParameterError(f"{field}: weights sum to 0, at least one must be positive")
-            out[key] = mix
+            out[key] = _check_mix(mix, field)
     return out
+
+
+MIX_TOLERANCE = 1e-6  # how far from 1 the shares of a content mix may sum (decimals such as 0.7 + 0.2 + 0.1)
+
+
+def _check_mix(mix: dict, field: str) -> dict:
+    """A content mix: shares that sum to 1 (a mix is never normalised silently: weights
+    of 3 and 1 are refused, not read as 0.75 and 0.25)."""
+    try:
+        total = math.fsum(mix.values())
+    except OverflowError:  # weights near the largest float
+        total = math.inf
+    if total <= 0:
+        raise ParameterError(f"{field}: weights sum to 0, at least one must be positive")
+    if not abs(total - 1.0) <= MIX_TOLERANCE:
+        raise ParameterError(f"{field}: shares sum to {total:.6g}, expected 1 "
+                             f"(e.g. {{value_content: 0.7, sales_offer: 0.3}})")
+    return mix

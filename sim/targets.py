@@ -24,11 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from .params import ParameterError
 from .quantities import QUANTITY
 from .resources import CONFIG_DIR
+from .strategies import read_yaml
 
 TARGET_DIR = CONFIG_DIR / "targets"
 KEYS = ("name", "quantity", "figure", "band", "source", "year", "conditions", "note")
@@ -80,10 +79,7 @@ def load_targets(spec: str | Path) -> tuple[Target, ...]:
     path = resolve(spec)
     if not path.is_file():
         raise ParameterError(f"targets={str(spec)!r}: file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ParameterError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    data = read_yaml(path, str(path), "a targets file")  # a syntax error: <file>:<line>:<col>: <problem>
     if not isinstance(data, Mapping) or set(data) != {"targets"}:
         raise ParameterError(f"{path}: expected a mapping with one key, targets (a list of targets)")
     entries = data["targets"]

@@ -66,15 +66,16 @@ def synthetic(curves: dict[tuple[str, int], list[float]]) -> pd.DataFrame:
 
 
 def test_paired_differences_use_common_seeds_only():
-    weekly = synthetic({**{("a", s): [10.0 + s] * 2 for s in (0, 1, 2)}, **{("b", s): [float(s)] * 2 for s in (1, 2, 3)}})
+    weekly = synthetic({**{("a", s): [10.0 + s] * 2 for s in (0, 1, 2, 3)},
+                        **{("b", s): [float(s)] * 2 for s in (1, 2, 3, 4)}})
     d = analysis.differences(weekly, [("a", "b")]).iloc[0]
-    assert d["pairs"] == 2 and d["profit"] == 10 and d["profit_lo"] == d["profit_hi"] == 10
+    assert d["pairs"] == 3 and d["profit"] == 10 and d["profit_lo"] == d["profit_hi"] == 10
 
 
 def test_summary_payback_is_the_mean_of_the_runs_only_when_every_run_paid_back():
-    all_paid = synthetic({("a", 0): [-1, 1, 1, 1], ("a", 1): [-1, -1, -1, 1]})  # weeks 2 and 4
+    all_paid = synthetic({("a", 0): [-1, 1, 1, 1], ("a", 1): [-1, -1, -1, 1], ("a", 2): [-1, -1, 1, 1]})  # 2, 4, 3
     row = analysis.summary(all_paid, ["a"]).iloc[0]
-    assert row["payback_week"] == 3 and row["payback_week_lo"] < 3 < row["payback_week_hi"]
+    assert row["payback_week"] == 3 and 2 <= row["payback_week_lo"] < 3 < row["payback_week_hi"] <= 4
     assert row["payback_share"] == 1
     one_paid = synthetic({("a", 0): [-1, 5, 5, 5], ("a", 1): [-1, -1, -1, -2]})  # mean curve from week 2
     row = analysis.summary(one_paid, ["a"]).iloc[0]
@@ -87,7 +88,7 @@ def test_summary_payback_is_the_mean_of_the_runs_only_when_every_run_paid_back()
 @pytest.mark.slow
 def test_default_command_writes_a_complete_results_folder(tmp_path):
     out = tmp_path / "results"
-    proc = rapport(*SMALL, "workers=1", f"results_dir={out}", cwd=tmp_path)
+    proc = rapport(*SMALL, "replications=3", "workers=1", f"results_dir={out}", cwd=tmp_path)  # 3: intervals
     assert proc.returncode == 0, proc.stderr
     [run] = list((out / "sales_vs_reciprocal").iterdir())
     assert not run.name.endswith(INCOMPLETE) and (run / MARKER).is_file()
@@ -102,7 +103,7 @@ def test_default_command_writes_a_complete_results_folder(tmp_path):
         assert {metric, f"{metric}_lo", f"{metric}_hi"} <= set(summary.columns), metric
     assert list(summary["arm"]) == ["constant_sales", "reciprocal_value"]
     weekly = pd.read_parquet(run / "weekly.parquet")
-    assert len(weekly) == 2 * 2 * 20 and {"arm", "replication", "seed", "week", "incremental_profit"} <= set(weekly)
+    assert len(weekly) == 2 * 3 * 20 and {"arm", "replication", "seed", "week", "incremental_profit"} <= set(weekly)
     last = weekly[weekly["week"] == 20]
     # summary's profit and ROI are the model's columns, averaged (one definition of ROI)
     for col, metric in (("incremental_profit", "profit"), ("roi", "roi")):

@@ -102,14 +102,15 @@ def test_self_referencing_mapping_in_the_api_is_one_line():  # case 10
     assert_one_line_error(err, "strategy")
 
 
-def test_huge_mix_weights_keep_their_proportions(tmp_path):  # case 9
+def test_huge_mix_weights_are_one_line(tmp_path):  # case 9
     path = tmp_path / "huge.yaml"
     path.write_text("default: {frequency: 0.5, mix: {sales_offer: 1.0e+308, value_content: 1.0e+308}}\n")
-    with np.errstate(all="raise"):  # no overflow on the way
-        policy = load_strategy(path)
-    np.testing.assert_allclose(np.diff(policy.mix_cum, prepend=0, axis=-1)[..., :2], 0.5)
-    tiny = load_strategy({"default": {"mix": {"sales_offer": 5e-324, "value_content": 1.5e-323}}})
-    np.testing.assert_allclose(np.diff(tiny.mix_cum[0, 0], prepend=0)[:2], [0.25, 0.75], rtol=0.2)
+    with np.errstate(all="raise"), pytest.raises(ParameterError) as err:  # no overflow on the way
+        load_strategy(path)
+    assert_one_line_error(err, "huge.yaml", "strategy.default.mix", "sum to inf, expected 1")
+    # shares that sum to 1 however small some of them are
+    tiny = load_strategy({"default": {"mix": {"sales_offer": 5e-324, "value_content": 1.0}}})
+    np.testing.assert_allclose(np.diff(tiny.mix_cum[0, 0], prepend=0)[:2], [0.0, 1.0])
 
 
 def test_whole_number_too_big_for_a_float_is_one_line():  # case 9

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import build
-from sim import builtin_strategies, load_strategy
+from conftest import assert_one_line_error, build
+from sim import ParameterError, builtin_strategies, load_strategy
 from sim.params import CHANNELS, CONTENTS
 from sim.state import STAGES, TIERS, Stage
 from sim.strategies import STRATEGY_DIR
@@ -55,16 +55,23 @@ def test_every_builtin_compiles_to_valid_tables(name):
         np.testing.assert_array_equal(other.targeting, policy.targeting)
 
 
-def test_mix_is_normalised_and_cumulative():
-    policy = load_strategy({"default": {"mix": {"value_content": 3, "sales_offer": 1}}})
+def test_mix_is_cumulative_and_ends_at_exactly_one():
+    policy = load_strategy({"default": {"mix": {"value_content": 0.75, "sales_offer": 0.25}}})
     for s in STAGES:
         for t in TIERS:
             assert cell(policy, s, t)["mix"] == {"sales_offer": 0.25, "value_content": 0.75}
     assert (policy.mix_cum[..., -1] == 1.0).all()
-    # a mix with an awkward sum still ends at exactly 1
-    odd = load_strategy({"default": {"mix": {c: 0.1 for c in CONTENTS}}})
+    # decimals whose float sum is not exactly 1 are shares that sum to 1, and end at exactly 1
+    odd = load_strategy({"default": {"mix": {"sales_offer": 0.7, "value_content": 0.2, "event_invite": 0.1}}})
     assert (odd.mix_cum[..., -1] == 1.0).all()
-    assert np.allclose(np.diff(odd.mix_cum, axis=-1, prepend=0.0), 0.25)
+
+
+@pytest.mark.parametrize("mix", [{"value_content": 3, "sales_offer": 1}, {"value_content": 0.5},
+                                 {"value_content": 0.7, "sales_offer": 0.3 + 2e-6}])
+def test_mix_that_does_not_sum_to_one_is_refused_not_normalised(mix):
+    with pytest.raises(ParameterError) as err:
+        load_strategy({"default": {"mix": mix}})
+    assert_one_line_error(err, "strategy.default.mix", "expected 1")
 
 
 RULES = [
@@ -95,19 +102,29 @@ def test_later_rule_wins_when_rules_are_swapped():
     assert cell(policy, "loyalty", "light")["mix"] == {"value_content": 1.0}
 
 
-def test_rule_without_stages_or_tiers_applies_everywhere_and_single_names_are_accepted():
+def test_rule_without_stages_or_tiers_applies_everywhere():
     policy = load_strategy({"default": DEFAULT, "rules": [{"channel": "phone"},
-                                                          {"stages": "lapsed", "tiers": "light", "frequency": 1.0}]})
+                                                          {"stages": ["lapsed"], "tiers": ["light"], "frequency": 1.0}]})
     assert (policy.channel == CHANNELS.index("phone")).all()
     assert cell(policy, "lapsed", "light")["frequency"] == 1.0
     assert np.count_nonzero(policy.frequency == 1.0) == 1
 
 
-def test_empty_strategy_means_no_contact():
-    policy = load_strategy({})
-    assert (policy.frequency == 0).all()
-    df = build(policy, seed=1, customers=300).run(5).metrics()
-    assert (df["contacts"] == 0).all()
+@pytest.mark.parametrize("field", ["stages", "tiers"])
+def test_a_single_name_instead_of_a_list_is_refused(field):
+    name = {"stages": "lapsed", "tiers": "light"}[field]
+    with pytest.raises(ParameterError) as err:
+        load_strategy({"default": DEFAULT, "rules": [{field: name, "frequency": 1.0}]})
+    assert_one_line_error(err, f"strategy.rules[0].{field}='{name}'", f"[{name}]")
+
+
+@pytest.mark.parametrize("spec", [{}, {"name": "nothing", "description": "says nothing"}, {"default": {}, "rules": []}])
+def test_a_strategy_that_says_nothing_is_refused(spec):
+    """An empty strategy is a slip (an empty file, a wrong key), not a wish for no contact:
+    that is ``no_contact``, which says so."""
+    with pytest.raises(ParameterError) as err:
+        load_strategy(spec)
+    assert_one_line_error(err, "strategy", "no_contact")
 
 
 def test_user_yaml_strategy_loads_and_runs(tmp_path):

@@ -144,7 +144,7 @@ def entry(**changes) -> dict:
     ({"targets": [entry(), entry()]}, ["targets[1] (open_rate_email)", "name used twice"]),
     ({"targets": []}, ["non-empty list"]),
     ({"goals": []}, ["one key, targets"]),
-    ("targets: [unclosed", ["not valid YAML"]),
+    ("targets: [unclosed", ["mine.yaml:1:", "expected"]),  # <file>:<line>:<col>: <problem>
     ("- just\n- a list\n", ["one key, targets"]),
 ])
 def test_bad_targets_file_stops_with_one_line_naming_the_entry(tmp_path, capsys, text, fragments):
