@@ -184,7 +184,8 @@ def _read(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", skipinitialspace=True)
+            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                               skipinitialspace=True)
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
             for c in frame.columns:
@@ -213,6 +214,10 @@ def _columns(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
                                      f"Allowed are {', '.join(COLUMNS)}")
     if len(set(names.values())) < len(names):
         raise ParameterError(f"{path}: a column is given twice ({', '.join(map(str, frame.columns))})")
+    if not set(names.values()) & set(COLUMNS):
+        shown = ", ".join(map(str, frame.columns))[:80]
+        raise ParameterError(f"{path}: no known column (found {shown}); expected a header line with some of "
+                             f"{', '.join(COLUMNS)}, separated by commas")
     frame = frame.rename(columns=names)
     return frame[[c for c in COLUMNS if c in frame.columns]].apply(lambda s: s.str.strip())
 
@@ -246,6 +251,8 @@ def _table(raw: pd.DataFrame, path: Path) -> CustomerTable:
     empty = pd.Series([""] * len(raw), index=raw.index)
     col = {c: raw[c] if c in raw else empty for c in COLUMNS}
     rows = _Rows(path, raw.get("customer_id"))
+    rows.check("customer_id", col["customer_id"], ~col["customer_id"].duplicated(keep="first").to_numpy(),
+               "used by an earlier row too")
     today = date.today()
     dates = {c: _dates(col[c], c, rows, today) for c in ("purchase_date", "last_service_date")}
     known = pd.concat(list(dates.values())).dropna()

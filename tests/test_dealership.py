@@ -133,6 +133,13 @@ def test_a_parquet_file_reads_as_its_csv(tmp_path):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
 
 
+def test_a_spreadsheet_s_byte_order_mark_and_spaced_headers_are_read(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffCustomer ID,Purchases, Email Opt-In\nx,1,Yes\ny,0,no\n".encode())
+    table = load_customers(path)
+    assert table.purchases.tolist() == [1, 0] and table.opted_in.tolist() == [1, 0]
+
+
 def test_missing_columns_take_their_defaults(tmp_path):
     (tmp_path / "ids.csv").write_text("customer_id\n" + "\n".join(f"x{i}" for i in range(500)) + "\n")
     table = load_customers(tmp_path / "ids.csv")
@@ -168,7 +175,8 @@ def test_bad_rows_are_counted_and_the_first_named_with_row_and_column(tmp_path, 
 
 def _hostile(tmp_path, kind):
     path = tmp_path / {"xlsx": "c.xlsx", "latin1": "c.csv", "garbage_parquet": "c.parquet", "empty": "c.csv",
-                       "header_only": "c.csv", "slip": "c.csv", "huge": "c.csv", "folder": "dir.csv"}[kind]
+                       "header_only": "c.csv", "slip": "c.csv", "huge": "c.csv", "folder": "dir.csv",
+                       "semicolons": "c.csv", "twice": "c.csv"}[kind]
     if kind == "xlsx":
         path.write_bytes(b"PK\x03\x04 not really a workbook")
     elif kind == "latin1":
@@ -181,6 +189,10 @@ def _hostile(tmp_path, kind):
         path.write_text("customer_id,purchases\n")
     elif kind == "slip":
         path.write_text("customer_id,purchse_date\nx,2020-01-01\n")
+    elif kind == "semicolons":  # a spreadsheet's export in some locales
+        path.write_text("customer_id;purchases\nx;1\n")
+    elif kind == "twice":
+        path.write_text("customer_id,purchases\nx,1\ny,1\nx,0\n")
     elif kind == "huge":
         path.write_text("customer_id\n" + "x\n" * 2000)
     else:
@@ -192,6 +204,7 @@ def _hostile(tmp_path, kind):
     ("xlsx", "must be .csv or .parquet"), ("latin1", "not UTF-8"), ("garbage_parquet", "cannot be read as PARQUET"),
     ("empty", "empty file"), ("header_only", "no customers"), ("slip", "did you mean purchase_date"),
     ("huge", "more than the 1,000 a customer file may have"), ("folder", "file not found"),
+    ("semicolons", "no known column"), ("twice", "row 3 (customer x), customer_id='x': used by an earlier row"),
 ])
 def test_hostile_files_stop_with_one_line_naming_the_file(tmp_path, monkeypatch, capsys, kind, fragment):
     monkeypatch.setattr(dealership, "MAX_FILE_BYTES", 1000)
