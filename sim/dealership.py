@@ -310,7 +310,8 @@ def place_customers(pop: Population, table: CustomerTable, p: dict, rng: np.rand
     order = np.concatenate([np.flatnonzero(pop.known), np.flatnonzero(~pop.known)])
     ids, others = order[:n], order[n:]
     _become_strangers(pop, others[pop.known[others]], p, rng)
-    owner_share = p["our_share"] / our_customer_share(p)
+    share = our_customer_share(p)
+    owner_share = p["our_share"] / share if share > 0 else 0.0
     drawn = rng.random((2, n))
     ours = np.where(np.isnan(table.purchases), drawn[0] < owner_share, table.purchases >= 1)
     pop.owner[ids] = np.where(ours, US, RIVAL)

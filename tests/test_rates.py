@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from sim.cli import main
+from sim.params import ParameterError
 from sim.targets import RATES, TARGET_DIR, load_targets
 
 from conftest import assert_one_line_error
-from sim.params import ParameterError
 
 
 def test_each_rate_becomes_a_target_of_its_quantity_with_the_rate_and_its_tolerance_as_band():
