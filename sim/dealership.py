@@ -34,7 +34,7 @@ from .state import RIVAL, US, Population, Stage
 
 MARKET_SETTINGS: dict[str, Any] = {"our_customers": 0, "customer_file": ""}  # name -> default, in market.*
 CUSTOMER_DIR = CONFIG_DIR / "customers"  # built-in customer files: market.customer_file=NAME
-MAX_FILE_BYTES = 1 << 30  # a customer file above 1 GiB is refused before it is read
+MAX_FILE_BYTES = 256 << 20  # a customer file above 256 MiB (some 3 million customers) is refused unread
 WEEKS_PER_YEAR = 52
 EXAMPLES = 3  # bad rows quoted in the error line
 
@@ -243,7 +243,7 @@ class _Rows:
                              f"after the header), e.g. {quoted}")
 
     def _id(self, i: int) -> str:
-        return f" (customer {self.ids.iloc[i]})" if self.ids is not None and self.ids.iloc[i] else ""
+        return f" (customer {self.ids.iloc[i][:40]})" if self.ids is not None and self.ids.iloc[i] else ""
 
 
 def _table(raw: pd.DataFrame, path: Path) -> CustomerTable:

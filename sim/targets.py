@@ -219,7 +219,8 @@ def rates_targets(data: Mapping, path: Path) -> tuple[Target, ...]:
     unknown = sorted(str(k) for k in data if k not in RATES and k not in RATE_SETTINGS)
     if unknown:
         raise ParameterError(f"{path}: {unknown[0]!r} is not a rate, allowed are {', '.join(RATES)} (and "
-                             f"{', '.join(RATE_SETTINGS)}), or targets (a list of targets)")
+                             f"{', '.join(RATE_SETTINGS)}); a file of published targets is a mapping with one key, "
+                             f"targets (a list of targets)")
     if not any(k in RATES for k in data):
         raise ParameterError(f"{path}: no rate given, expected one or more of {', '.join(RATES)}")
     settings = {**RATE_SETTINGS, **{k: data[k] for k in RATE_SETTINGS if k in data}}
