@@ -72,7 +72,8 @@ def test_the_shipped_example_file_is_what_its_script_writes(tmp_path):
     from sim.example_dealership import main as write
 
     assert write([str(tmp_path / "x.csv")]) == 0
-    assert (tmp_path / "x.csv").read_bytes() == EXAMPLE.read_bytes()
+    assert (tmp_path / "x.csv").read_bytes() == EXAMPLE.read_bytes(), \
+        "the shipped file differs from its script's output: python -m sim.example_dealership, on purpose"
 
 
 def test_the_file_s_customers_become_exactly_our_customers():
