@@ -264,7 +264,8 @@ def summary_text(res: CalibrationResults, folder: Path) -> str:
 HELP = """usage: rapport calibrate [key=value ...]
 Fit parameters to a targets file with Optuna (TPE) under common random numbers.
   params=a,b          parameters to fit over their plausible ranges (default {params})
-  targets=published   a built-in targets file (configs/targets/) or a YAML path
+  targets=published   a built-in targets file (configs/targets/) or a YAML path: published
+                      figures, or a dealer's own rates (open_rate: 0.21 ..., docs/research.md)
   fit=a,b             names of the targets to fit (default: all of the file)
   strategy=reciprocal_value   the dealer's practice the targets are measured under
   trials=30 restarts=3        trials per restart; restarts show how well each parameter is identified

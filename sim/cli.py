@@ -35,6 +35,7 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig, OmegaConf
 
 from .analysis import summary_text
+from .dealership import check_overrides
 from .events import check_writable
 from .experiment import quiet_mesa, run_experiment
 from .gathering import GatherCallback, find_complete_job, gather, report_problems
@@ -291,6 +292,7 @@ def _run(argv: list[str], strategy_folder: Path) -> int:
         user_argv, argv = argv, strategy_paths(argv, strategy_folder)
         if argv != user_argv:
             USER_CONFIG_DIRS.insert(0, str(strategy_folder))
+        check_overrides(hydra_arguments(argv).overrides)
         preflight(argv, CONFIG_DIR)
         for key, _, value in (o.partition("=") for o in argv):
             if key in ("hydra.run.dir", "hydra.sweep.dir"):  # folders given to Hydra itself

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .agents import CustomerView, Dealer, SampledCustomer
+from .dealership import CustomerTable, load_customers, place_customers
 from .events import EventLog
 from .start import starting_market
 from .metrics import METRICS
@@ -65,6 +66,10 @@ class RelationshipModel(mesa.Model):
             ``mesa.batch_run`` and Mesa's visualisation).
         events: Keep the ground-truth event log of every customer (``sim.events``), read
             with ``event_log.table()``; it only observes, and costs nothing when off.
+        customer_file: Our customers from a customer file (a path, a built-in name or a
+            loaded ``CustomerTable``, see ``sim.dealership``): they replace the market's
+            owners and known prospects; ``customers`` must exceed their number
+            (``sim.dealership.customers_for`` gives the area's usual size).
         **params: Any parameter of ``sim.params.PARAMS``.
 
     Attributes:
@@ -78,7 +83,7 @@ class RelationshipModel(mesa.Model):
 
     def __init__(self, customers: int = 5000, strategy="reciprocal_value", *, rng=None,
                  holdout: bool | HoldoutRun = True, journeys: int = 20, horizon: int | None = None,
-                 events: bool = False, **params):
+                 events: bool = False, customer_file: str | CustomerTable | None = None, **params):
         if not (rng is None or isinstance(rng, (Integral, np.random.Generator))) or isinstance(rng, bool):
             raise ParameterError(f"rng={rng!r}: expected a whole number seed, a numpy Generator or None")
         if isinstance(rng, Integral) and rng < 0:
@@ -94,12 +99,16 @@ class RelationshipModel(mesa.Model):
         if not isinstance(events, (bool, np.bool_)):
             raise ParameterError(f"events={events!r}: expected true or false")
         self.params = validate({"customers": customers, **params})
+        table = customer_file if isinstance(customer_file, CustomerTable) else (
+            load_customers(customer_file) if customer_file else None)
         self.policy = load_strategy(strategy)
         super().__init__(rng=int(rng) if isinstance(rng, Integral) else rng)  # Mesa seeds `random` too: no numpy ints
         p = self.params
         self.week = 0
         self.coefficients = Coefficients(p)
         self.pop = starting_market(p, self.rng)
+        # the customer file's row i is customer file_ids[i]
+        self.file_ids = place_customers(self.pop, table, p, self.rng) if table is not None else None
         self.replay = holdout if isinstance(holdout, HoldoutRun) else None
         self.holdout = self.pop.copy() if holdout is True or holdout is np.True_ else None
         self.horizon = horizon

@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional
 
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
+from .dealership import MARKET_SETTINGS, resolve_settings, split_settings
 from .metrics import OUTCOMES
 from .params import PARAMS, ParameterError, validate
 from .limits import check_output_dir, plan_workers
@@ -39,13 +40,16 @@ LIMITS = {  # run settings: (lo, hi) for whole numbers
 }
 
 
-def _group_dataclass(cls_name: str, groups: tuple[str, ...]) -> type:
-    """A dataclass with one typed field per parameter of ``groups``, defaults from PARAMS."""
+def _group_dataclass(cls_name: str, groups: tuple[str, ...], settings: dict | None = None) -> type:
+    """A dataclass with one typed field per parameter of ``groups``, defaults from PARAMS, and
+    one per setting of ``settings`` (name: default)."""
     fields = [(p.name, p.kind, field(default=p.default)) for p in PARAMS.values() if p.group in groups]
+    fields += [(name, type(default), field(default=default)) for name, default in (settings or {}).items()]
     return dataclasses.make_dataclass(cls_name, fields, module=__name__)
 
 
-MarketConfig = _group_dataclass("MarketConfig", GROUPS["market"])
+# The market also holds the dealer's view of it (sim.dealership): our_customers, customer_file.
+MarketConfig = _group_dataclass("MarketConfig", GROUPS["market"], MARKET_SETTINGS)
 BehaviourConfig = _group_dataclass("BehaviourConfig", GROUPS["behaviour"])
 EconomicsConfig = _group_dataclass("EconomicsConfig", GROUPS["economics"])
 
@@ -112,7 +116,8 @@ def register() -> None:
 
 @dataclass(frozen=True)
 class Arm:
-    """A checked arm: its strategy (name or mapping, picklable) and full parameter set."""
+    """A checked arm: its strategy (name or mapping, picklable) and full parameter set (with
+    ``customer_file``, the path of the market's customer file, if one is given)."""
 
     name: str
     strategy: Any
@@ -162,9 +167,11 @@ def model_params(cfg: Any) -> dict:
 
 
 def _check_params(values: dict, where: str) -> dict:
-    """``validate`` with the field named by its config path (``market.our_share=1.7: ...``)."""
+    """``validate`` with the field named by its config path (``market.our_share=1.7: ...``); a
+    customer file's path (``customer_file``, checked by ``sim.dealership``) passes through."""
+    file = {k: values[k] for k in ("customer_file",) if k in values}
     try:
-        return validate(values)
+        return {**validate({k: v for k, v in values.items() if k not in file}), **file}
     except ParameterError as err:
         msg = str(err)
         name = msg.split("=", 1)[0].split(":", 1)[0]
@@ -209,7 +216,8 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
     seed = _whole(cfg, "seed")
     reps = _whole(cfg, "replications")
     workers = _whole(cfg, "workers")
-    shared = model_params(cfg)
+    shared, dealer = split_settings(model_params(cfg))
+    shared = resolve_settings(dealer, shared, _check_params(shared, ""))
     base = _check_params(shared, "")
     exp = plain(cfg["experiment"]) or {}
     holdout = exp.get("holdout", HOLDOUT)

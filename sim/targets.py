@@ -14,6 +14,12 @@ A targets file is YAML with a list ``targets``; each entry gives
 ``load_targets`` reads and checks a file; anything wrong raises ``ParameterError`` with one
 line naming the file, the entry (index and name) and what is allowed. ``targets=published``
 (the default of ``rapport validate``) is the file shipped in the package.
+
+A dealer's own rates file is the other kind of targets file: a mapping of the rates the
+dealer observes (``RATES``: ``open_rate: 0.21``...), each optionally with its own tolerance
+(``open_rate: {rate: 0.21, tolerance: 0.1}``); ``load_targets`` turns it into targets whose
+band is the rate times (1 -+ tolerance) (``rates_targets``). ``configs/targets/example_rates.yaml``
+is an example.
 """
 
 from __future__ import annotations
@@ -80,8 +86,11 @@ def load_targets(spec: str | Path) -> tuple[Target, ...]:
     if not path.is_file():
         raise ParameterError(f"targets={str(spec)!r}: file not found")
     data = read_yaml(path, str(path), "a targets file")  # a syntax error: <file>:<line>:<col>: <problem>
+    if isinstance(data, Mapping) and data and "targets" not in data:
+        return rates_targets(data, path)
     if not isinstance(data, Mapping) or set(data) != {"targets"}:
-        raise ParameterError(f"{path}: expected a mapping with one key, targets (a list of targets)")
+        raise ParameterError(f"{path}: expected a mapping with one key, targets (a list of targets), or a dealer's "
+                             f"rates ({', '.join(RATES)})")
     entries = data["targets"]
     if not isinstance(entries, list) or not entries:
         raise ParameterError(f"{path}: targets: expected a non-empty list of targets")
@@ -178,3 +187,68 @@ def describe_conditions(target: Target) -> str:
         if key == "age_years":
             parts.append(f"car aged {value[0]:g}-{value[1]:g} years")
     return ", ".join(parts)
+
+
+# --- a dealer's own rates ---------------------------------------------------------------------
+# Rate name in a dealer's rates file -> (quantity, what the dealer counts).
+RATES: dict[str, tuple[str, str]] = {
+    "open_rate": ("open_rate_email", "emails opened per email sent"),
+    "clicks_per_email": ("visits_per_email", "clicks (website visits) per email sent"),
+    "unsubscribes_per_email": ("unsubscribes_per_email", "unsubscribes per email sent"),
+    "service_retention": ("service_retention", "service visits of the cars we sold that were made with us "
+                                               "(cars aged service_retention_years)"),
+    "repurchase": ("same_dealer_repurchase", "owners of a car we sold who bought their next car from us"),
+}
+RATE_SETTINGS = {  # the other keys of a rates file, with their defaults
+    "tolerance": 0.15,  # assumption: a dealer's rate over a year is known to about +-15% of itself
+    "service_retention_years": [0, 3],  # assumption: a dealer's retention usually counts cars up to 3 years
+    "source": "",  # default: "the dealer's own rates (<file>)"
+    "year": None,  # default: this year
+}
+
+
+def rates_targets(data: Mapping, path: Path) -> tuple[Target, ...]:
+    """A dealer's rates file (``RATES``, ``RATE_SETTINGS``) as targets, one per rate given;
+    ParameterError naming the file and the key if anything is wrong."""
+    from datetime import date
+
+    unknown = sorted(str(k) for k in data if k not in RATES and k not in RATE_SETTINGS)
+    if unknown:
+        raise ParameterError(f"{path}: {unknown[0]!r} is not a rate, allowed are {', '.join(RATES)} (and "
+                             f"{', '.join(RATE_SETTINGS)}); a file of published targets is a mapping with one key, "
+                             f"targets (a list of targets)")
+    if not any(k in RATES for k in data):
+        raise ParameterError(f"{path}: no rate given, expected one or more of {', '.join(RATES)}")
+    settings = {**RATE_SETTINGS, **{k: data[k] for k in RATE_SETTINGS if k in data}}
+    default_tolerance = _tolerance(settings["tolerance"], f"{path}: tolerance")
+    source = settings["source"] or f"the dealer's own rates ({path.name})"
+    year = settings["year"] if settings["year"] is not None else date.today().year
+    out = []
+    for name, (quantity, meaning) in RATES.items():
+        if name not in data:
+            continue
+        given = data[name]
+        entry = given if isinstance(given, Mapping) else {"rate": given}
+        if set(entry) - {"rate", "tolerance"} or "rate" not in entry:
+            raise ParameterError(f"{path}: {name}={given!r}: expected a rate (a number) or {{rate: 0.2, tolerance: "
+                                 f"0.1}}")
+        rate = _number(entry["rate"], f"{path}: {name}")
+        tolerance = _tolerance(entry["tolerance"], f"{path}: {name}.tolerance") if "tolerance" in entry else (
+            default_tolerance)
+        if not 0 < rate <= 1:
+            raise ParameterError(f"{path}: {name}={rate:g}: expected a share in (0, 1] ({meaning}), e.g. 0.21 for "
+                                 f"21%")
+        band = [max(0.0, rate * (1 - tolerance)), min(1.0, rate * (1 + tolerance))]
+        raw = {"name": name, "quantity": quantity, "figure": rate, "band": band, "source": source, "year": year,
+               "note": f"{meaning}; band: the rate -+{tolerance:.0%}"}
+        if quantity == "service_retention":
+            raw["conditions"] = {"age_years": settings["service_retention_years"]}
+        out.append(check_target(raw, f"{path}: {name}"))
+    return tuple(out)
+
+
+def _tolerance(value: Any, where: str) -> float:
+    tolerance = _number(value, where)
+    if not 0 < tolerance < 1:
+        raise ParameterError(f"{where}={tolerance:g}: expected a share of the rate in (0, 1), e.g. 0.15 for +-15%")
+    return tolerance

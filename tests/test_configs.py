@@ -17,6 +17,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from sim import PARAMS, ParameterError
 from sim.cli import CONFIG_DIR, _setup, one_line, run_name
+from sim.dealership import MARKET_SETTINGS
 from sim.experiment import run_experiment
 from sim.schema import GROUPS, BehaviourConfig, EconomicsConfig, MarketConfig, experiment_spec
 
@@ -59,6 +60,9 @@ def test_structured_configs_hold_every_parameter_once_with_its_type_and_default(
     seen = {}
     for group, cls in (("market", MarketConfig), ("behaviour", BehaviourConfig), ("economics", EconomicsConfig)):
         for f in dataclasses.fields(cls):
+            if group == "market" and f.name in MARKET_SETTINGS:  # the dealer's view: sim.dealership
+                assert f.default == MARKET_SETTINGS[f.name]
+                continue
             assert f.name not in seen, f"{f.name} in {seen.get(f.name)} and {group}"
             seen[f.name] = group
             p = PARAMS[f.name]
@@ -79,7 +83,7 @@ def test_every_group_option_composes_and_runs(hydra_ctx, group, option):
         assert [a.strategy_name for a in spec.arms] == [option] and spec.name == f"strategy-{option}"
     else:  # the option's values reach the model (the customers override excepted)
         for key, value in raw[group].items():
-            if key != "customers":
+            if key != "customers" and key not in MARKET_SETTINGS:  # the dealer's view is not a parameter
                 assert spec.arms[0].params[key] == value
 
 

@@ -50,9 +50,12 @@ def test_the_wheel_runs_an_experiment_and_the_api_outside_the_repository(install
 
     api = ("from sim import RelationshipModel, builtin_strategies\n"
            "m = RelationshipModel(customers=300, strategy='reciprocal_value', rng=1, journeys=0).run(5)\n"
-           "print(len(builtin_strategies()), len(m.metrics()))")
+           "from sim.dealership import load_customers\n"
+           "from sim.targets import load_targets\n"  # the example customer file and rates ship too
+           "print(len(builtin_strategies()), len(m.metrics()), len(load_customers('example_dealership')),\n"
+           "      len(load_targets('example_rates')))")
     out = subprocess.run([installed / "python", "-c", api], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0 and out.stdout.split() == ["7", "5"], out.stderr
+    assert out.returncode == 0 and out.stdout.split() == ["7", "5", "2400", "5"], out.stderr
 
     # A user's own folder replaces a built-in experiment of the same name.
     mine = tmp_path / "my_configs" / "experiment"

@@ -161,7 +161,7 @@ def test_bad_targets_file_stops_with_one_line_naming_the_entry(tmp_path, capsys,
 
 @pytest.mark.parametrize("args,fragment", [
     (["targets=missing.yaml"], "targets='missing.yaml': file not found"),
-    (["targets=secret"], "targets='secret': unknown, allowed are published"),
+    (["targets=secret"], "targets='secret': unknown, allowed are example_rates, published"),
     (["strategy=nope"], "strategy"),
     (["replications=0"], "replications='0'"),
     (["horizon_weeks=many"], "horizon_weeks='many'"),
