@@ -63,12 +63,23 @@ TRUE, FALSE = ("true", "yes", "y", "1", "t"), ("false", "no", "n", "0", "f")
 # --- the area's size ------------------------------------------------------------------------
 def our_customer_share(p: dict) -> float:
     """Expected share of the area that is our customers at the start: our owners and the
-    known prospects among the rival's owners, as ``sim.market.build_market`` draws them.
+    known prospects among the rival's owners, in the market a run starts from: the burned-in
+    steady state (``sim.start``), or the drawn market if ``burn_in_weeks`` is 0.
 
-    The one place that knows it: if the starting market is drawn differently (e.g. from its
-    steady state), this share changes here and ``customers_for`` follows.
+    The one place that knows it: ``customers_for`` follows it.
     """
-    return p["our_share"] + (1.0 - p["our_share"]) * p["prospects_known"]
+    return start_shares(p)[0]
+
+
+def start_shares(p: dict) -> tuple[float, float]:
+    """(our customers, our owners) as expected shares of the area at the start."""
+    if p["burn_in_weeks"] == 0:
+        return p["our_share"] + (1.0 - p["our_share"]) * p["prospects_known"], p["our_share"]
+    from .start import burned_in, dynamic  # noqa: PLC0415 (the steady state runs the model's rules)
+
+    sample = burned_in(dynamic(p))
+    owners = sample.owner == US
+    return float(np.mean(sample.known | owners)), float(np.mean(owners))
 
 
 def customers_for(our_customers: int, p: dict | None = None, where: str = "market.our_customers") -> int:
@@ -310,8 +321,8 @@ def place_customers(pop: Population, table: CustomerTable, p: dict, rng: np.rand
     order = np.concatenate([np.flatnonzero(pop.known), np.flatnonzero(~pop.known)])
     ids, others = order[:n], order[n:]
     _become_strangers(pop, others[pop.known[others]], p, rng)
-    share = our_customer_share(p)
-    owner_share = p["our_share"] / share if share > 0 else 0.0
+    share, owners = start_shares(p)
+    owner_share = owners / share if share > 0 else 0.0
     drawn = rng.random((2, n))
     ours = np.where(np.isnan(table.purchases), drawn[0] < owner_share, table.purchases >= 1)
     pop.owner[ids] = np.where(ours, US, RIVAL)

@@ -64,7 +64,7 @@ def test_constant_sales_drives_fatigue_and_unsubscribes_up(five_years):
     holdout = [final("no_contact", seed) for seed in SEEDS]
     for c, r, h in zip(five_years["constant_sales"], five_years["reciprocal_value"], holdout):
         assert c.fatigue.mean() > r.fatigue.mean() > h.fatigue.mean()
-        assert c.unsubscribe_rate.iloc[-1] > 3 * r.unsubscribe_rate.iloc[-1]
+        assert c.unsubscribe_rate.iloc[-1] > 2 * r.unsubscribe_rate.iloc[-1]  # twice the contacts, more of them irrelevant
         assert h.unsubscribes.sum() == 0
 
 

@@ -14,10 +14,10 @@ import yaml
 from sim import RelationshipModel
 from sim import dealership
 from sim.cli import main
-from sim.dealership import CUSTOMER_DIR, customers_for, load_customers, our_customer_share
+from sim.dealership import CUSTOMER_DIR, customers_for, load_customers, our_customer_share, start_shares
 from sim.example_dealership import example
-from sim.market import build_market
-from sim.params import ParameterError, validate
+from sim.params import PARAMS, ParameterError, validate
+from sim.start import starting_market
 from sim.state import RIVAL, US
 
 from conftest import assert_one_line_error
@@ -26,13 +26,18 @@ EXAMPLE = CUSTOMER_DIR / "example_dealership.csv"
 TINY = ["horizon_weeks=6", "replications=1", "workers=1", "report=false"]
 
 
-@pytest.mark.parametrize("our_share,prospects_known", [(0.4, 0.15), (0.1, 0.3), (0.7, 0.0)])
-def test_customers_for_gives_a_market_whose_expected_number_of_our_customers_is_the_one_asked(our_share,
-                                                                                              prospects_known):
-    p = validate({"our_share": our_share, "prospects_known": prospects_known})
+@pytest.mark.parametrize("our_share,prospects_known,burn_in_weeks",
+                         [(0.4, 0.15, 0), (0.1, 0.3, 0), (0.7, 0.0, 0), (0.4, 0.15, 1040), (0.2, 0.3, 520)])
+def test_customers_for_gives_a_market_whose_expected_number_of_our_customers_is_the_one_asked(
+        our_share, prospects_known, burn_in_weeks):
+    """From the drawn market (no burn-in) or from its steady state (the default start)."""
+    p = validate({"our_share": our_share, "prospects_known": prospects_known, "burn_in_weeks": burn_in_weeks})
     n = customers_for(3000, p)
-    assert n == round(3000 / (our_share + (1 - our_share) * prospects_known))
-    known = [build_market({**p, "customers": n}, np.random.default_rng(s)).known.sum() for s in range(8)]
+    if burn_in_weeks == 0:
+        assert n == round(3000 / (our_share + (1 - our_share) * prospects_known))
+    known = [(lambda pop: (pop.known | (pop.owner == US)).sum())(starting_market({**p, "customers": n},
+                                                                                 np.random.default_rng(s)))
+             for s in range(8)]
     share = our_customer_share(p)
     sd = np.sqrt(n * share * (1 - share) / len(known))  # of the mean of 8 draws
     assert abs(np.mean(known) - 3000) < 4 * sd + 1
@@ -50,7 +55,7 @@ def test_our_customers_sets_the_market_area_of_the_run(tmp_path, capsys):
     assert code == 0
     [run] = list((out / "strategy-reciprocal_value").iterdir())
     config = yaml.safe_load((run / "config.yaml").read_text())
-    expected = customers_for(300, validate({"our_share": 0.55, "prospects_known": config["market"]["prospects_known"]}))
+    expected = customers_for(300, validate({k: v for k, v in config["market"].items() if k in PARAMS and k != "customers"}))
     assert json.loads((run / "meta.json").read_text())["experiment"]["market"]["customers"] == expected
     assert len(pd.read_parquet(run / "customers.parquet")) == expected
 
@@ -148,7 +153,7 @@ def test_missing_columns_take_their_defaults(tmp_path):
     p = validate({})
     m = RelationshipModel(customers_for(500, p), customer_file=table, rng=1, journeys=0)
     owners = (m.pop.owner == US).sum()
-    expected = 500 * p["our_share"] / our_customer_share(p)
+    expected = 500 * start_shares(p)[1] / our_customer_share(p)
     assert m.pop.known.sum() == 500 and abs(owners - expected) < 4 * np.sqrt(expected)
 
 

@@ -42,7 +42,7 @@ def test_a_rates_file_with_one_rate_and_no_settings_takes_the_defaults(tmp_path)
     ("open_rate: high\n", "open_rate='high': expected a finite number"),
     ("tolerance: 0.1\n", "no rate given"),
     ("service_retention: 0.5\nservice_retention_years: [3, 1]\n", "age_years=[3, 1]"),
-    ("open_rate: [0.2\n", "not valid YAML"),
+    ("open_rate: [0.2\n", "rates.yaml:2:1:"),
 ])
 def test_a_bad_rates_file_stops_with_one_line_naming_file_and_key(tmp_path, capsys, text, fragment):
     path = tmp_path / "rates.yaml"

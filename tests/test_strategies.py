@@ -11,6 +11,7 @@ import yaml
 from conftest import assert_one_line_error, build
 from sim import ParameterError, builtin_strategies, load_strategy
 from sim.params import CHANNELS, CONTENTS
+from sim.rules import E
 from sim.state import STAGES, TIERS, Stage
 from sim.strategies import STRATEGY_DIR
 
@@ -162,13 +163,13 @@ def test_omegaconf_mapping_is_accepted():
 # --- the compiled policy is what the market sees -------------------------------------------
 
 def _contacted_each_week(m, weeks):
-    """Yield (stage before, tier, known & opted in before, contacted this week) for each week."""
+    """Yield (stage before, tier, known & opted in before and not moved away, contacted this week) for each week."""
     for _ in range(weeks):
         before = m.pop.contacts.copy()
         stage, tier = m.pop.stage.copy(), m.pop.tier.copy()
         reachable = m.pop.known & m.pop.opted_in
         m.step()
-        yield stage, tier, reachable, m.pop.contacts > before
+        yield stage, tier, reachable & ((m.events & E.moved) == 0), m.pop.contacts > before
 
 
 def test_contacts_only_reach_the_stages_and_tiers_the_rules_name():

@@ -96,7 +96,8 @@ def test_reconstructed_cars_match_the_models_state_at_the_end():
     run = observe({"customers": 500}, "reciprocal_value", weeks, seed=5)
     assert (run.log["event"] == "purchase").sum() > 50
     probe = pd.DataFrame({"customer": np.arange(500), "week": weeks, "event": "service", "dealer": "us"})
-    log = pd.concat([run.log[run.log["event"] == "purchase"][list(probe)].astype(object), probe], ignore_index=True)
+    cars_log = run.log[run.log["event"].isin(["purchase", "newcomer"])][list(probe)].astype(object)
+    log = pd.concat([cars_log, probe], ignore_index=True)
     cars = car_at_events(Run(log, run.start_owner, run.start_age, run.customers, weeks), "service")
     cars = cars[cars["week"] == weeks].sort_values("customer")
     np.testing.assert_array_equal(cars["age"], run.customers["vehicle_age"])
