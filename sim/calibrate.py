@@ -232,7 +232,8 @@ def write_calibration(res: CalibrationResults, final_dir: Path, started: float) 
 def write_defaults(res: CalibrationResults, path: Path, argv: list[str]) -> None:
     """The fitted values as the shipped defaults (read by ``sim.params``), written whole or not at all."""
     fitted = {k: (int(v) if PARAMS[k].kind is int else float(v)) for k, v in res.best.items()}
-    data = {"command": "rapport calibrate " + " ".join(argv), "date": f"{datetime.now():%Y-%m-%d}",
+    words = [w for w in argv if not w.startswith(("results_dir=", "workers="))]  # where and how fast, not what
+    data = {"command": "rapport calibrate " + " ".join(words), "date": f"{datetime.now():%Y-%m-%d}",
             "targets": res.spec.targets, "loss": float(res.fit["loss"].iloc[0]), "parameters": fitted}
     head = ("# The shipped defaults of the calibrated parameters, written by `make calibration` (the command below).\n"
             "# sim/params.py reads it; do not edit by hand: rerun the command.\n")
