@@ -33,6 +33,7 @@ from .events import check_writable, partition, write_events
 from .limits import cores, worker_init
 from .results import MARKET_KEYS, Results
 from .schema import ExperimentSpec
+from .switch import describe_practice
 
 if TYPE_CHECKING:
     from .model import HoldoutRun
@@ -45,13 +46,15 @@ def quiet_mesa() -> None:
 
 # --- one run ------------------------------------------------------------------------------
 def run_once(strategy: Any, params: dict, weeks: int, seed: int, keep_customers: bool,
-             threads: int | None = None, holdout: "bool | HoldoutRun" = True, events_to: Path | None = None) -> dict:
+             threads: int | None = None, holdout: "bool | HoldoutRun" = True, events_to: Path | None = None,
+             start: Any = None) -> dict:
     """One run of one arm with its holdout: weekly metrics, value per tier, customers (optional).
 
     ``threads`` caps the compiled kernel's threads: when runs already go in parallel
     processes, more threads per process only oversubscribe the cores. ``holdout``: True
-    runs it in lockstep, a ``HoldoutRun`` (``run_holdout``) replays it. ``events_to``: the
-    partition folder the run's event log (``sim.events``, holdout rows included) goes to.
+    runs it in lockstep, a ``HoldoutRun`` (``run_holdout``) replays it, and its warm-up
+    with it. ``events_to``: the partition folder the run's event log (``sim.events``,
+    holdout rows included) goes to. ``start``: the current practice run first (``sim.switch``).
     """
     quiet_mesa()
     if threads:
@@ -60,8 +63,10 @@ def run_once(strategy: Any, params: dict, weeks: int, seed: int, keep_customers:
 
     params = dict(params)
     customers = params.pop("customers")
+    if not isinstance(holdout, bool) and holdout.start is not None:
+        start = holdout.start  # recorded with the holdout of this seed: every arm starts from it
     m = RelationshipModel(customers=customers, strategy=strategy, rng=seed, holdout=holdout, journeys=0,
-                          events=events_to is not None, **params)
+                          events=events_to is not None, start=start, **params)
     m.run(weeks)
     if events_to is not None:
         _write_log(m, holdout, events_to)
@@ -85,15 +90,17 @@ def _write_log(m: Any, holdout: "bool | HoldoutRun", folder: Path) -> None:
 
 
 def run_holdout(params: dict, weeks: int, seed: int, threads: int | None = None,
-                events: bool = False) -> "HoldoutRun":
-    """The no-contact holdout of a market and seed, recorded for the arms to replay."""
+                events: bool = False, start: Any = None) -> "HoldoutRun":
+    """The no-contact holdout of a market and seed, recorded for the arms to replay (with
+    the warm-up under current practice ``start``, computed once here for all the arms)."""
     quiet_mesa()
     if threads:
         _set_threads(threads)
     from .model import record_holdout
 
     params = dict(params)
-    return record_holdout(params.pop("customers"), weeks, rng=seed, journeys=0, events=events, **params)
+    return record_holdout(params.pop("customers"), weeks, rng=seed, journeys=0, events=events, start=start,
+                          **params)
 
 
 def _set_threads(n: int) -> None:
@@ -152,10 +159,12 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
         arm = spec.arms[i]
         holdout = holdouts[market_of[i], r] if i in market_of else True
         log = partition(events_dir, arm.name, r) if events_dir is not None else None
-        return (run_once, arm.strategy, arm.params, spec.horizon_weeks, spec.seed + r, r == 0, threads, holdout, log)
+        return (run_once, arm.strategy, arm.params, spec.horizon_weeks, spec.seed + r, r == 0, threads, holdout, log,
+                spec.current)
 
     def holdout_job(g: int, r: int) -> tuple:
-        return (run_holdout, spec.arms[g].params, spec.horizon_weeks, spec.seed + r, threads, events_dir is not None)
+        return (run_holdout, spec.arms[g].params, spec.horizon_weeks, spec.seed + r, threads, events_dir is not None,
+                spec.current)
 
     # The bar is closed however the runs end, so that a message after it starts a line of its own.
     with tqdm(total=len(tasks), desc=f"{spec.name}: {len(spec.arms)} arms x {spec.replications} runs",
@@ -183,13 +192,13 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
             customers.append(res["customers"].assign(**tag))
     lead = ["arm", "replication", "seed"]
     weekly_df = _lead(pd.concat(weekly, ignore_index=True), lead)
-    arms = [{"name": a.name, "strategy": a.strategy_name, "description": a.description,
+    arms = [{"name": a.name, "strategy": a.strategy_name, "label": a.label, "description": a.description,
              "params": {k: v for k, v in a.params.items() if spec.params.get(k) != v}} for a in spec.arms]
     return Results(spec.name, spec.question, arms, spec.baseline, spec.horizon_weeks, spec.seeds,
                    {k: spec.params[k] for k in MARKET_KEYS}, weekly_df,
                    _lead(pd.concat(tiers, ignore_index=True), lead),
                    _lead(pd.concat(customers, ignore_index=True), lead) if customers else None,
-                   comparisons=list(spec.comparisons)).analyse()
+                   comparisons=list(spec.comparisons), current=describe_practice(spec.current)).analyse()
 
 
 def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: Any, holdout_job: Any,
@@ -214,6 +223,7 @@ def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: 
                         with _ctrl_c_to_parent_only():
                             running |= {pool.submit(*arm_job(i, t[1])): ("arm", (i, t[1]))
                                         for i, g in market_of.items() if g == t[0]}
+                        del holdouts[t]  # sent with its arms; a warmed-up market is large
                     else:
                         out[t] = fut.result()
                         bar.update()
