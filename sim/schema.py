@@ -268,9 +268,10 @@ def describe_run(name: str, question: str, arms: list[Arm], comparisons: tuple, 
     start = f"Starting from {load_strategy(current.strategy).label or current.strategy} for {current.weeks} weeks: " \
         if current is not None else ""
     if len(arms) == 1:
-        return name, f"{start}what does {label[arms[0].name]} earn against no contact, and when does it pay back?"
-    asks = "; ".join(f"does {label[a]} earn more than {label[b]}" for a, b in comparisons)
-    return name, f"{start}{asks}?"[0].upper() + f"{start}{asks}?"[1:]
+        text = f"{start}what does {label[arms[0].name]} earn against no contact, and when does it pay back?"
+    else:
+        text = start + "; ".join(f"does {label[a]} earn more than {label[b]}" for a, b in comparisons) + "?"
+    return name, text[0].upper() + text[1:]
 
 
 def _current(raw: Any) -> CurrentPractice | None:
