@@ -137,7 +137,7 @@ def independent(weekly: pd.DataFrame) -> dict:
 @pytest.fixture(scope="module")
 def switch_run(tmp_path_factory) -> tuple[Path, str]:
     cwd = tmp_path_factory.mktemp("switch")
-    out = rapport("experiment=switch_to_value", "market.customers=1500", "horizon_weeks=104", "replications=3",
+    out = rapport("experiment=switch_to_value", "market.customers=3000", "horizon_weeks=156", "replications=4",
                   "experiment.current.weeks=52", "workers=1", cwd=cwd)
     assert out.returncode == 0, out.stderr
     folder = next((cwd / "results" / "switch_to_value").iterdir())
@@ -158,9 +158,9 @@ def test_reported_break_even_dip_and_gains_equal_those_computed_from_weekly(swit
         assert row["break_even"] == pytest.approx(expected, nan_ok=True)
     if ref["mean_gap"].min() < 0:
         assert row["dip_week"] == ref["mean_gap"].idxmin() and row["dip"] == pytest.approx(ref["mean_gap"].min())
-    for week in (52, 104):
+    for week in (52, 156):
         assert row[f"gain_{week}"] == pytest.approx(ref["gaps"].loc[week].mean())
-    assert "gain_156" not in row.index  # beyond the horizon: not reported
+    assert "gain_260" not in row.index  # beyond the horizon: not reported
     first = stdout.split("\n\n")[1].splitlines()[0]  # the verdict's first sentence, in the terminal
     assert first.startswith("Switching from a weekly sales blast to value first")
     if row["break_even_share"] == 1 and not math.isnan(row["dip"]):
@@ -178,7 +178,7 @@ def test_the_report_describes_the_switch_run(switch_run):
 
 def test_a_bad_current_practice_is_one_line_and_writes_nothing(tmp_path):
     for bad, says in (("experiment.current.weeks=0", "experiment.current.weeks=0"),
-                      ("experiment.current.strategy=nope", "experiment.current.strategy=nope")):
+                      ("experiment.current.strategy=nope", "experiment.current.strategy='nope': unknown")):
         out = rapport("experiment=switch_to_value", "market.customers=300", "horizon_weeks=5", bad, cwd=tmp_path)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and says in out.stderr, out.stderr
         assert not (tmp_path / "results").exists() or not any((tmp_path / "results").rglob("*.parquet"))
