@@ -12,8 +12,9 @@ import math
 
 import pandas as pd
 
-from .analysis import horizon_words
+from .analysis import bands, horizon_words
 from .metrics import money
+from .switch import YEARS, gain_weeks
 
 
 def interval_note(replications: int) -> str:
@@ -35,10 +36,14 @@ def labels(res) -> dict[str, str]:
     return {a["name"]: a.get("label") or a["name"] for a in res.arms}
 
 
-def subject(res, arm: str, versus: str) -> str:
+def subject(res, arm: str, versus: str | None) -> str:
     """``Switching from a weekly sales blast to value first`` (from current practice, when
-    ``versus`` stays with it) or ``Value first instead of a weekly sales blast``."""
+    ``versus`` stays with it), ``Value first instead of a weekly sales blast``, or, against
+    the holdout (``versus`` None), ``Value first, against no contact,``."""
     words = labels(res)
+    if versus is None:
+        text = f"{words[arm]}, against no contact,"
+        return text[0].upper() + text[1:]
     current = res.current or {}
     stays = next((a.get("strategy") for a in res.arms if a["name"] == versus), None) == current.get("strategy")
     if current and stays:
@@ -80,9 +85,38 @@ def sentence(res, row: pd.Series) -> str:
     return f"{head} {start}; {end}."
 
 
+def by_year(res, row: pd.Series) -> str:
+    """The gain at each year mark within the horizon (1, 3, 5 years), with its range, in
+    one line; empty with fewer than two marks (the sentence says the one)."""
+    marks = [w for w in gain_weeks(res.switch) if w in [52 * y for y in YEARS]]
+    if len(marks) < 2:
+        return ""
+    parts = [f"after {horizon_words(w)} {_signed(row[f'gain_{w}'])}"
+             f"{_range(row[f'gain_{w}_lo'], row[f'gain_{w}_hi'], _signed)}" for w in marks]
+    head = subject(res, row["arm"], row["versus"])
+    return f"Year by year ({head[0].lower() + head[1:]}): " + "; ".join(parts) + "."
+
+
+def against_no_contact(res, arm: str) -> pd.Series:
+    """One arm alone against its no-contact holdout, as a row of the switch table."""
+    s = res.summary.set_index("arm").loc[arm]
+    curve = bands(res.weekly[res.weekly["arm"] == arm], "incremental_profit").set_index("week")["mean"]
+    low = curve.idxmin() if len(curve) and curve.min() < 0 else None
+    h = res.horizon_weeks
+    return pd.Series({"arm": arm, "versus": None, "pairs": s["replications"],
+                      "dip_week": math.nan if low is None else low, "dip": math.nan if low is None else curve[low],
+                      "break_even": s["payback_week"], "break_even_lo": s["payback_week_lo"],
+                      "break_even_hi": s["payback_week_hi"], "break_even_share": s["payback_share"],
+                      f"gain_{h}": s["profit"], f"gain_{h}_lo": s["profit_lo"], f"gain_{h}_hi": s["profit_hi"]})
+
+
 def headline(res) -> list[str]:
-    """The verdict's first sentences: one per comparison, then what the ranges mean."""
-    if res.switch is None or res.switch.empty:
-        return []
-    lines = [sentence(res, row) for _, row in res.switch.iterrows() if row["pairs"] > 0]
+    """The verdict's first sentences: one per comparison (each arm against no contact when
+    there is none), the gains year by year, then what the ranges mean."""
+    lines = []
+    if res.switch is not None and not res.switch.empty:
+        for _, row in res.switch[res.switch["pairs"] > 0].iterrows():
+            lines += [sentence(res, row)] + [t for t in [by_year(res, row)] if t]
+    elif res.summary is not None:
+        lines = [sentence(res, against_no_contact(res, arm)) for arm in res.arm_names if arm in set(res.summary["arm"])]
     return lines + [interval_note(len(res.seeds))] if lines else []

@@ -196,3 +196,17 @@ def test_the_headline_names_strategies_by_their_labels_and_says_when_there_is_no
     assert headline(res)[0].startswith("Lifecycle contact instead of a weekly sales blast ")
     table = switch_table(res.weekly, [("switch", "stay")], 20)
     assert list(table.columns[:3]) == ["arm", "versus", "pairs"] and table["pairs"].iloc[0] == 1
+
+
+def test_a_single_arm_leads_with_its_sentence_against_no_contact_from_its_summary():
+    from sim.words import about
+
+    cfg = {"market": {"customers": 500}, "behaviour": {}, "economics": {}, "experiment": {"arms": []},
+           "strategy": "lifecycle", "workers": 1, "horizon_weeks": 40, "replications": 3, "seed": 1}
+    res = run_experiment(experiment_spec(cfg, "strategy-lifecycle"), progress=False)
+    first = headline(res)[0]
+    s = res.summary.set_index("arm").loc["lifecycle"]
+    assert first.startswith("Lifecycle contact, against no contact, ")
+    assert f"it {'adds' if s['profit'] >= 0 else 'loses'} {about(s['profit'])} (between " in first
+    if s["payback_share"] == 1:
+        assert f"pays back in about {s['payback_week']:.0f} weeks" in first
