@@ -5,6 +5,8 @@ holdout see the same market and the same weekly draws; differences between arms 
 not noise from different draws. For the same reason the holdout of seed r is the same for
 every arm of the same market: it is simulated once per seed and market and replayed by
 each arm (an arm alone in its market runs its holdout in lockstep, which is as fast).
+With a current practice (``sim.switch``) the warm-up of seed r is computed with that
+holdout and shared by the arms in the same way.
 
 The results (``sim.results``) are written by ``sim.writing``, pooled over runs by
 ``sim.gathering`` and drawn by ``sim.report``.
@@ -149,6 +151,9 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
     work = spec.horizon_weeks * sum(a.params["customers"] * (1 if i in market_of else 2)
                                     for i, a in enumerate(spec.arms)) * spec.replications
     work += spec.horizon_weeks * sum(spec.arms[g].params["customers"] for g, _ in holdout_tasks)
+    if spec.current is not None:  # one warm-up per seed and market (with its holdout), or per arm alone in its market
+        markets = {market_of.get(i, i) for i in range(len(spec.arms))}
+        work += spec.current.weeks * sum(spec.arms[g].params["customers"] for g in markets) * spec.replications
     workers = _workers(spec.workers, len(tasks), work)
     threads = 1 if workers > 1 else None
     out: dict[tuple[int, int], dict] = {}
