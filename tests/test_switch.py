@@ -9,6 +9,7 @@ be the "stay" arm exactly. No model output figure is hard-coded.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -104,6 +105,15 @@ def test_an_arm_keeping_the_current_practice_is_stay_exactly_and_the_warm_up_run
                                   w[res.weekly["arm"] == "stay"].reset_index(drop=True), check_exact=True)
     same = res.switch.set_index("arm").loc["again"]
     assert math.isnan(same["dip"]) and same["break_even"] == 1 and same["gain_52"] == 0 and same["gain_60"] == 0
+
+
+@pytest.mark.slow
+def test_warm_ups_shared_through_worker_processes_give_the_same_results():
+    arms = [{"name": "stay", "strategy": "constant_sales"}, {"name": "switch", "strategy": "reciprocal_value"},
+            {"name": "alone", "strategy": "lifecycle", "params": {"social_ties": 2}}]  # warms up in lockstep
+    one, two = (run_experiment(dataclasses.replace(switch_spec(arms, replications=2, horizon=15), workers=w), progress=False)
+                for w in (1, 2))
+    pd.testing.assert_frame_equal(one.weekly, two.weekly, check_exact=True)
 
 
 def test_break_even_is_the_week_after_the_last_negative_gap():
