@@ -220,3 +220,18 @@ def test_a_single_arm_leads_with_its_sentence_against_no_contact_from_its_summar
     assert f"it {'adds' if s['profit'] >= 0 else 'loses'} {about(s['profit'])} (between " in first
     if s["payback_share"] == 1:
         assert f"pays back in about {s['payback_week']:.0f} weeks" in first
+
+
+def test_the_command_passes_its_overrides_so_that_replaced_arms_title_the_report(tmp_path):
+    import json
+
+    from sim.cli import main
+
+    arms = "experiment.arms=[{name: blast, strategy: constant_sales}, {name: stages, strategy: lifecycle}]"
+    assert main([arms, "experiment.baseline=blast", "market.customers=300", "horizon_weeks=8", "replications=1",
+                 "workers=1", f"results_dir={tmp_path}"]) == 0
+    folder = next((tmp_path / "sales_vs_reciprocal").iterdir())
+    described = json.loads((folder / "meta.json").read_text())["experiment"]
+    assert described["name"] == "blast_vs_stages"
+    assert described["question"] == "Does lifecycle contact earn more than a weekly sales blast?"
+    assert "<title>Rapport: blast_vs_stages</title>" in (folder / "report.html").read_text()
