@@ -148,13 +148,7 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
     tasks = [(i, r) for r in range(spec.replications) for i in range(len(spec.arms))]
     market_of = shared_markets(spec)
     holdout_tasks = sorted({(market_of[i], r) for i, r in tasks if i in market_of}, key=lambda t: (t[1], t[0]))
-    work = spec.horizon_weeks * sum(a.params["customers"] * (1 if i in market_of else 2)
-                                    for i, a in enumerate(spec.arms)) * spec.replications
-    work += spec.horizon_weeks * sum(spec.arms[g].params["customers"] for g, _ in holdout_tasks)
-    if spec.current is not None:  # one warm-up per seed and market (with its holdout), or per arm alone in its market
-        markets = {market_of.get(i, i) for i in range(len(spec.arms))}
-        work += spec.current.weeks * sum(spec.arms[g].params["customers"] for g in markets) * spec.replications
-    workers = _workers(spec.workers, len(tasks), work)
+    workers = _workers(spec.workers, len(tasks), _work(spec, market_of, holdout_tasks))
     threads = 1 if workers > 1 else None
     out: dict[tuple[int, int], dict] = {}
     holdouts: dict[tuple[int, int], Any] = {}  # (market's first arm, replication) -> HoldoutRun
@@ -204,6 +198,18 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
                    _lead(pd.concat(tiers, ignore_index=True), lead),
                    _lead(pd.concat(customers, ignore_index=True), lead) if customers else None,
                    comparisons=list(spec.comparisons), current=describe_practice(spec.current)).analyse()
+
+
+def _work(spec: ExperimentSpec, market_of: dict[int, int], holdout_tasks: list) -> float:
+    """Customer-weeks an experiment simulates: arms (with their lockstep holdouts), shared
+    holdouts, and warm-ups (one per seed and market, or per arm alone in its market)."""
+    work = spec.horizon_weeks * sum(a.params["customers"] * (1 if i in market_of else 2)
+                                    for i, a in enumerate(spec.arms)) * spec.replications
+    work += spec.horizon_weeks * sum(spec.arms[g].params["customers"] for g, _ in holdout_tasks)
+    if spec.current is not None:
+        markets = {market_of.get(i, i) for i in range(len(spec.arms))}
+        work += spec.current.weeks * sum(spec.arms[g].params["customers"] for g in markets) * spec.replications
+    return work
 
 
 def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: Any, holdout_job: Any,

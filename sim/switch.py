@@ -148,6 +148,12 @@ def break_even(gap: pd.DataFrame) -> tuple[float, float, float, float]:
     return (mean, max(lo, float(weeks[0])) if not math.isnan(lo) else lo, hi, share)
 
 
+def marks(horizon: int) -> list[int]:
+    """The weeks gains are reported at: 1, 3 and 5 years within the horizon, and the horizon."""
+    weeks = [52 * y for y in YEARS if 52 * y <= horizon]
+    return weeks + ([horizon] if horizon not in weeks else [])
+
+
 def switch_row(weekly: pd.DataFrame, arm: str, versus: str, horizon: int) -> dict:
     """One comparison's switch: dip, break-even and gains at the year marks and the horizon."""
     gap = paired_gap(weekly, arm, versus)
@@ -157,8 +163,7 @@ def switch_row(weekly: pd.DataFrame, arm: str, versus: str, horizon: int) -> dic
     row["dip_week"] = float(low) if low is not None else math.nan
     row["dip"] = float(mean[low]) if low is not None else math.nan
     row["break_even"], row["break_even_lo"], row["break_even_hi"], row["break_even_share"] = break_even(gap)
-    marks = [52 * y for y in YEARS if 52 * y <= horizon]
-    for week in marks + ([horizon] if horizon not in marks else []):
+    for week in marks(horizon):
         values = gap.loc[week] if week in gap.index else []
         row[f"gain_{week}"], row[f"gain_{week}_lo"], row[f"gain_{week}_hi"] = mean_ci(values)
     return row
@@ -170,7 +175,9 @@ def switch_table(weekly: pd.DataFrame, comparisons: list[tuple[str, str]], horiz
     ``break_even`` with ``_lo``, ``_hi`` and ``_share`` (see ``break_even``); and
     ``gain_<week>`` with ``_lo`` and ``_hi`` (the paired gap at weeks 52, 156 and 260
     within the horizon, and at the horizon)."""
-    return pd.DataFrame([switch_row(weekly, a, b, horizon) for a, b in comparisons])
+    columns = ["arm", "versus", "pairs", "dip_week", "dip", "break_even", "break_even_lo", "break_even_hi",
+               "break_even_share"] + [f"gain_{w}{s}" for w in marks(horizon) for s in ("", "_lo", "_hi")]
+    return pd.DataFrame([switch_row(weekly, a, b, horizon) for a, b in comparisons], columns=columns)
 
 
 def gain_weeks(table: pd.DataFrame) -> list[int]:

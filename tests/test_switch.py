@@ -235,3 +235,14 @@ def test_the_command_passes_its_overrides_so_that_replaced_arms_title_the_report
     assert described["name"] == "blast_vs_stages"
     assert described["question"] == "Does lifecycle contact earn more than a weekly sales blast?"
     assert "<title>Rapport: blast_vs_stages</title>" in (folder / "report.html").read_text()
+
+
+def test_a_run_without_comparisons_has_an_empty_switch_table_and_a_report(tmp_path):
+    from sim.cli import main
+
+    assert main(["strategy=lifecycle", "market.customers=300", "horizon_weeks=6", "replications=1", "workers=1",
+                 f"results_dir={tmp_path}"]) == 0
+    folder = next((tmp_path / "strategy-lifecycle").iterdir())
+    table = pd.read_csv(folder / "switch.csv")
+    assert table.empty and {"pairs", "break_even", "gain_6"} <= set(table.columns)
+    assert "Lifecycle contact, against no contact, " in (folder / "report.html").read_text()
