@@ -63,14 +63,6 @@ class ArmConfig:
 
 
 @dataclass
-class CurrentConfig:
-    """Current practice: the market runs under this strategy first, then the arms diverge (``sim.switch``)."""
-
-    strategy: Any = MISSING  # built-in name, YAML path or mapping
-    weeks: int = 104
-
-
-@dataclass
 class ExperimentConfig:
     """What an experiment compares; market, horizon and replications sit at the top level."""
 
@@ -79,7 +71,10 @@ class ExperimentConfig:
     baseline: Optional[str] = None  # arm the others are compared with; default: the first arm
     comparisons: List[List[str]] = field(default_factory=list)  # [arm, versus] pairs; default: each vs baseline
     holdout: str = HOLDOUT  # the model always runs the no-contact holdout in lockstep
-    current: Optional[CurrentConfig] = None  # start from current practice (the switch); None: a fresh market
+    # Current practice, {strategy: NAME, weeks: 104}: the market runs under it first, then the arms
+    # diverge (sim.switch); None: a fresh market. Untyped, so that the command line can set it whole
+    # (OmegaConf cannot merge into a structured node that is None); checked by ``_current``.
+    current: Any = None
 
 
 @dataclass
@@ -249,6 +244,7 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False, overrides: 
                           workers, base, metric, _flag(cfg, "events"), current)
 
 
+DEFAULT_WARM_UP = 104  # weeks of current practice when ``experiment.current`` names only a strategy (assumption: two years)
 ARM_KEYS = ("experiment.arms", "experiment.baseline", "experiment.comparisons")
 
 
@@ -278,9 +274,10 @@ def _current(raw: Any) -> CurrentPractice | None:
     """The checked current practice (``experiment.current``), or None."""
     if raw is None:
         return None
-    if not isinstance(raw, dict) or raw.get("strategy") is None:
-        raise ParameterError(f"experiment.current={raw!r}: expected a mapping with strategy and weeks")
-    return CurrentPractice(raw["strategy"], raw.get("weeks", 104))
+    if not isinstance(raw, dict) or raw.get("strategy") is None or set(raw) - {"strategy", "weeks"}:
+        raise ParameterError(f"experiment.current={raw!r}: expected a mapping with strategy and weeks "
+                             f"(e.g. {{strategy: constant_sales, weeks: 104}}) or null")
+    return CurrentPractice(raw["strategy"], raw.get("weeks", DEFAULT_WARM_UP))
 
 
 def _arms_and_comparisons(exp: dict, strategy: Any, shared: dict) -> tuple[list[Arm], str, tuple]:

@@ -25,6 +25,7 @@ from sim import ParameterError, RelationshipModel
 from sim import model as model_module
 from sim.experiment import run_experiment, run_once, run_holdout
 from sim.schema import experiment_spec
+from sim.results import load
 from sim.state import FIELDS
 from sim.switch import COUNTERS, RATE_COUNTERS, CurrentPractice, WarmedMarket, break_even, switch_table
 from sim.words import headline
@@ -188,7 +189,8 @@ def test_the_report_describes_the_switch_run(switch_run):
 
 def test_a_bad_current_practice_is_one_line_and_writes_nothing(tmp_path):
     for bad, says in (("experiment.current.weeks=0", "experiment.current.weeks=0"),
-                      ("experiment.current.strategy=nope", "experiment.current.strategy='nope': unknown")):
+                      ("experiment.current.strategy=nope", "experiment.current.strategy='nope': unknown"),
+                      ("experiment.current={strategy: constant_sales, week: 20}", "week")):
         out = rapport("experiment=switch_to_value", "market.customers=300", "horizon_weeks=5", bad, cwd=tmp_path)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and says in out.stderr, out.stderr
         assert not (tmp_path / "results").exists() or not any((tmp_path / "results").rglob("*.parquet"))
@@ -220,6 +222,18 @@ def test_a_single_arm_leads_with_its_sentence_against_no_contact_from_its_summar
     assert f"it {'adds' if s['profit'] >= 0 else 'loses'} {about(s['profit'])} (between " in first
     if s["payback_share"] == 1:
         assert f"pays back in about {s['payback_week']:.0f} weeks" in first
+
+
+def test_current_practice_can_be_given_whole_on_the_command_line(tmp_path):
+    from sim.cli import main
+
+    assert main(["experiment.current={strategy: constant_sales, weeks: 10}", "market.customers=300", "horizon_weeks=6",
+                 "replications=1", "workers=1", "report=false", f"results_dir={tmp_path}"]) == 0
+    folder = next((tmp_path / "sales_vs_reciprocal").iterdir())
+    res = load(folder)
+    assert res.current == {"strategy": "constant_sales", "label": "a weekly sales blast", "weeks": 10,
+                           "description": res.current["description"]}
+    assert res.headline[0].startswith("Switching from a weekly sales blast to value first ")
 
 
 def test_the_command_passes_its_overrides_so_that_replaced_arms_title_the_report(tmp_path):
