@@ -371,7 +371,8 @@ def render(res: Results, info: dict) -> str:
         figures = _figures(res)
     main = [o for o in OUTCOMES if o.shown in (TERMINAL, MAIN)]
     other = [o for o in OUTCOMES if o.shown == MORE]
-    arms = [{"name": a["name"], "strategy": a.get("strategy", ""), "description": a.get("description", ""),
+    arms = [{"name": a["name"], "strategy": a.get("strategy", ""), "label": a.get("label") or a["name"],
+             "description": a.get("description", ""),
              "params": ", ".join(f"{k}={v}" for k, v in (a.get("params") or {}).items())} for a in res.arms]
     market = ", ".join(f"{k} = {v:,}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k} = {v}"
                        for k, v in res.market.items())
