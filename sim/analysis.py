@@ -285,6 +285,7 @@ def summary_text(res) -> str:
                           else show(v, o.unit) for v, lo, hi in zip(s[o.name], s[f"{o.name}_lo"], s[f"{o.name}_hi"])]
     head = (f"{res.name}: {len(res.arms)} arm(s), {len(res.seeds)} replication(s), "
             f"{horizon_words(res.horizon_weeks)}; mean [95% CI], against the no-contact holdout")
-    lines = [head, table.to_string(index=False), ""]
+    lead = getattr(res, "headline", [])  # one plain sentence per comparison (sim.words)
+    lines = [head, table.to_string(index=False), ""] + (lead + [""] if lead else [])
     lines += ["- " + v for v in verdict(res.summary, res.differences, res.comparisons, res.horizon_weeks)]
     return "\n".join(lines)

@@ -5,6 +5,8 @@ holdout see the same market and the same weekly draws; differences between arms 
 not noise from different draws. For the same reason the holdout of seed r is the same for
 every arm of the same market: it is simulated once per seed and market and replayed by
 each arm (an arm alone in its market runs its holdout in lockstep, which is as fast).
+With a current practice (``sim.switch``) the warm-up of seed r is computed with that
+holdout and shared by the arms in the same way.
 
 The results (``sim.results``) are written by ``sim.writing``, pooled over runs by
 ``sim.gathering`` and drawn by ``sim.report``.
@@ -33,6 +35,7 @@ from .events import check_writable, partition, write_events
 from .limits import cores, worker_init
 from .results import MARKET_KEYS, Results
 from .schema import ExperimentSpec
+from .switch import describe_practice
 
 if TYPE_CHECKING:
     from .model import HoldoutRun
@@ -47,13 +50,15 @@ def quiet_mesa() -> None:
 
 # --- one run ------------------------------------------------------------------------------
 def run_once(strategy: Any, params: dict, weeks: int, seed: int, keep_customers: bool,
-             threads: int | None = None, holdout: "bool | HoldoutRun" = True, events_to: Path | None = None) -> dict:
+             threads: int | None = None, holdout: "bool | HoldoutRun" = True, events_to: Path | None = None,
+             start: Any = None) -> dict:
     """One run of one arm with its holdout: weekly metrics, value per tier, customers (optional).
 
     ``threads`` caps the compiled kernel's threads: when runs already go in parallel
     processes, more threads per process only oversubscribe the cores. ``holdout``: True
-    runs it in lockstep, a ``HoldoutRun`` (``run_holdout``) replays it. ``events_to``: the
-    partition folder the run's event log (``sim.events``, holdout rows included) goes to.
+    runs it in lockstep, a ``HoldoutRun`` (``run_holdout``) replays it, and its warm-up
+    with it. ``events_to``: the partition folder the run's event log (``sim.events``,
+    holdout rows included) goes to. ``start``: the current practice run first (``sim.switch``).
     """
     quiet_mesa()
     if threads:
@@ -62,8 +67,10 @@ def run_once(strategy: Any, params: dict, weeks: int, seed: int, keep_customers:
 
     params = dict(params)
     customers = params.pop("customers")
+    if not isinstance(holdout, bool) and holdout.start is not None:
+        start = holdout.start  # recorded with the holdout of this seed: every arm starts from it
     m = RelationshipModel(customers=customers, strategy=strategy, rng=seed, holdout=holdout, journeys=0,
-                          events=events_to is not None, **params)
+                          events=events_to is not None, start=start, **params)
     m.run(weeks)
     if events_to is not None:
         _write_log(m, holdout, events_to)
@@ -87,15 +94,17 @@ def _write_log(m: Any, holdout: "bool | HoldoutRun", folder: Path) -> None:
 
 
 def run_holdout(params: dict, weeks: int, seed: int, threads: int | None = None,
-                events: bool = False) -> "HoldoutRun":
-    """The no-contact holdout of a market and seed, recorded for the arms to replay."""
+                events: bool = False, start: Any = None) -> "HoldoutRun":
+    """The no-contact holdout of a market and seed, recorded for the arms to replay (with
+    the warm-up under current practice ``start``, computed once here for all the arms)."""
     quiet_mesa()
     if threads:
         _set_threads(threads)
     from .model import record_holdout
 
     params = dict(params)
-    return record_holdout(params.pop("customers"), weeks, rng=seed, journeys=0, events=events, **params)
+    return record_holdout(params.pop("customers"), weeks, rng=seed, journeys=0, events=events, start=start,
+                          **params)
 
 
 def _set_threads(n: int) -> None:
@@ -141,10 +150,7 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
     tasks = [(i, r) for r in range(spec.replications) for i in range(len(spec.arms))]
     market_of = shared_markets(spec)
     holdout_tasks = sorted({(market_of[i], r) for i, r in tasks if i in market_of}, key=lambda t: (t[1], t[0]))
-    work = spec.horizon_weeks * sum(a.params["customers"] * (1 if i in market_of else 2)
-                                    for i, a in enumerate(spec.arms)) * spec.replications
-    work += spec.horizon_weeks * sum(spec.arms[g].params["customers"] for g, _ in holdout_tasks)
-    workers = _workers(spec.workers, len(tasks), work)
+    workers = _workers(spec.workers, len(tasks), _work(spec, market_of, holdout_tasks))
     threads = 1 if workers > 1 else None
     out: dict[tuple[int, int], dict] = {}
     holdouts: dict[tuple[int, int], Any] = {}  # (market's first arm, replication) -> HoldoutRun
@@ -154,10 +160,12 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
         arm = spec.arms[i]
         holdout = holdouts[market_of[i], r] if i in market_of else True
         log = partition(events_dir, arm.name, r) if events_dir is not None else None
-        return (run_once, arm.strategy, arm.params, spec.horizon_weeks, spec.seed + r, r == 0, threads, holdout, log)
+        return (run_once, arm.strategy, arm.params, spec.horizon_weeks, spec.seed + r, r == 0, threads, holdout, log,
+                spec.current)
 
     def holdout_job(g: int, r: int) -> tuple:
-        return (run_holdout, spec.arms[g].params, spec.horizon_weeks, spec.seed + r, threads, events_dir is not None)
+        return (run_holdout, spec.arms[g].params, spec.horizon_weeks, spec.seed + r, threads, events_dir is not None,
+                spec.current)
 
     # The bar is closed however the runs end, so that a message after it starts a line of its own.
     with tqdm(total=len(tasks), desc=f"{spec.name}: {len(spec.arms)} arms x {spec.replications} runs",
@@ -187,13 +195,25 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
             customers.append(res["customers"].assign(**tag))
     lead = ["arm", "replication", "seed"]
     weekly_df = _lead(pd.concat(weekly, ignore_index=True), lead)
-    arms = [{"name": a.name, "strategy": a.strategy_name, "description": a.description,
+    arms = [{"name": a.name, "strategy": a.strategy_name, "label": a.label, "description": a.description,
              "params": {k: v for k, v in a.params.items() if spec.params.get(k) != v}} for a in spec.arms]
     return Results(spec.name, spec.question, arms, spec.baseline, spec.horizon_weeks, spec.seeds,
                    {k: spec.params[k] for k in MARKET_KEYS}, weekly_df,
                    _lead(pd.concat(tiers, ignore_index=True), lead),
                    _lead(pd.concat(customers, ignore_index=True), lead) if customers else None,
-                   comparisons=list(spec.comparisons)).analyse()
+                   comparisons=list(spec.comparisons), current=describe_practice(spec.current)).analyse()
+
+
+def _work(spec: ExperimentSpec, market_of: dict[int, int], holdout_tasks: list) -> float:
+    """Customer-weeks an experiment simulates: arms (with their lockstep holdouts), shared
+    holdouts, and warm-ups (one per seed and market, or per arm alone in its market)."""
+    work = spec.horizon_weeks * sum(a.params["customers"] * (1 if i in market_of else 2)
+                                    for i, a in enumerate(spec.arms)) * spec.replications
+    work += spec.horizon_weeks * sum(spec.arms[g].params["customers"] for g, _ in holdout_tasks)
+    if spec.current is not None:
+        markets = {market_of.get(i, i) for i in range(len(spec.arms))}
+        work += spec.current.weeks * sum(spec.arms[g].params["customers"] for g in markets) * spec.replications
+    return work
 
 
 def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: Any, holdout_job: Any,
@@ -218,6 +238,7 @@ def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: 
                         with _ctrl_c_to_parent_only():
                             running |= {pool.submit(*arm_job(i, t[1])): ("arm", (i, t[1]))
                                         for i, g in market_of.items() if g == t[0]}
+                        del holdouts[t]  # sent with its arms; a warmed-up market is large
                     else:
                         out[t] = fut.result()
                         bar.update()

@@ -155,7 +155,7 @@ def gather(folder: Path) -> Path:
                   _lead(pd.concat(weekly, ignore_index=True), ["arm", "replication", "seed", *varying]),
                   pd.concat(tiers, ignore_index=True),
                   pd.concat(customers, ignore_index=True) if customers else None, notes=notes,
-                  comparisons=comparisons).analyse()
+                  comparisons=comparisons, current=_shared_current(jobs)).analyse()
     return write_results(res, folder / COMPARISON, started=time.time(), replace=True,
                          extra_meta={"gathered_from": [p.name for p, _, _ in jobs], "partial": bool(problems),
                                      "problems": problems})
@@ -204,6 +204,12 @@ def _pool(jobs: list[tuple[Path, Results, dict]], varying: list[str]) -> tuple:
                 c = res.customers[(res.customers["arm"] == arm["name"]) & res.customers["seed"].isin(new)]
                 customers.append(c.assign(arm=label))
     return weekly, tiers, customers, arms, job_labels
+
+
+def _shared_current(jobs: list) -> dict | None:
+    """The current practice every job started from (``sim.switch``), if they share one."""
+    practices = {json.dumps(r.current, sort_keys=True) for _, r, _ in jobs}
+    return jobs[0][1].current if len(practices) == 1 else None
 
 
 def _comparisons(jobs: list[tuple[Path, Results, dict]], arms: dict, job_labels: dict,

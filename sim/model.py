@@ -19,6 +19,7 @@ from .params import CHANNELS, ParameterError, validate
 from .rules import E, Coefficients, Draws, channel_of, content_of, step, step_markets
 from .state import FIELDS, STAGES, TIERS
 from .strategies import compile_policy, load_strategy
+from .switch import CurrentPractice, WarmedMarket, begin
 
 NO_CONTACT = compile_policy({"name": "no_contact", "default": {"frequency": 0.0}})
 
@@ -36,18 +37,21 @@ class HoldoutRun:
     weeks: tuple[dict, ...]  # the rules' weekly counts and money (``model.last``) of each week
     net_value: np.ndarray  # per customer, margin minus cost at the end of the recorded weeks
     events: pd.DataFrame | None = None  # the holdout's event log (``sim.events``), if recorded with events=True
+    start: WarmedMarket | None = None  # the warm-up under current practice it started from (``sim.switch``)
 
 
 def record_holdout(customers: int, weeks: int, *, rng, journeys: int = 0, events: bool = False,
-                   **params) -> HoldoutRun:
-    """Simulate the no-contact holdout of a market alone, for ``weeks`` weeks."""
-    m = RelationshipModel(customers, NO_CONTACT, rng=rng, holdout=False, journeys=journeys, events=events, **params)
+                   start: CurrentPractice | WarmedMarket | None = None, **params) -> HoldoutRun:
+    """Simulate the no-contact holdout of a market alone, for ``weeks`` weeks (after the
+    warm-up under current practice ``start``, which the run keeps for the arms to share)."""
+    m = RelationshipModel(customers, NO_CONTACT, rng=rng, holdout=False, journeys=journeys, events=events,
+                          start=start, **params)
     recorded = []
     for _ in range(weeks):
         m.step()
         recorded.append(m.last)
     log = m.event_log.table().assign(holdout=True) if events else None
-    return HoldoutRun(customers, tuple(recorded), m.pop.margin - m.pop.cost, log)
+    return HoldoutRun(customers, tuple(recorded), m.pop.margin - m.pop.cost, log, m.start)
 
 
 class RelationshipModel(mesa.Model):
@@ -70,6 +74,9 @@ class RelationshipModel(mesa.Model):
             loaded ``CustomerTable``, see ``sim.dealership``): they replace the market's
             owners and known prospects; ``customers`` must exceed their number
             (``sim.dealership.customers_for`` gives the area's usual size).
+        start: Current practice (``sim.switch.CurrentPractice``): the market first runs
+            under it, counters then reset, so week 1 is the first week after the switch;
+            or a ``WarmedMarket`` recorded for this market and seed, started from instead.
         **params: Any parameter of ``sim.params.PARAMS``.
 
     Attributes:
@@ -83,7 +90,8 @@ class RelationshipModel(mesa.Model):
 
     def __init__(self, customers: int = 5000, strategy="reciprocal_value", *, rng=None,
                  holdout: bool | HoldoutRun = True, journeys: int = 20, horizon: int | None = None,
-                 events: bool = False, customer_file: str | CustomerTable | None = None, **params):
+                 events: bool = False, customer_file: str | CustomerTable | None = None,
+                 start: CurrentPractice | WarmedMarket | None = None, **params):
         if not (rng is None or isinstance(rng, (Integral, np.random.Generator))) or isinstance(rng, bool):
             raise ParameterError(f"rng={rng!r}: expected a whole number seed, a numpy Generator or None")
         if isinstance(rng, Integral) and rng < 0:
@@ -106,9 +114,11 @@ class RelationshipModel(mesa.Model):
         p = self.params
         self.week = 0
         self.coefficients = Coefficients(p)
-        self.pop = starting_market(p, self.rng)
+        pop = starting_market(p, self.rng)
         # the customer file's row i is customer file_ids[i]
-        self.file_ids = place_customers(self.pop, table, p, self.rng) if table is not None else None
+        self.file_ids = place_customers(pop, table, p, self.rng) if table is not None else None
+        self.start = begin(pop, start, self.coefficients, self.rng)  # the warm-up's stream comes before the run's
+        self.pop = self.start.population.copy() if self.start is not None else pop
         self.replay = holdout if isinstance(holdout, HoldoutRun) else None
         self.holdout = self.pop.copy() if holdout is True or holdout is np.True_ else None
         self.horizon = horizon

@@ -1,10 +1,13 @@
 """A self-contained HTML report of an experiment, for a strategist.
 
 It states the question, the arms, the market and the verdict in plain words (from the
-numbers and their 95% intervals), then shows the figures (matplotlib, embedded as base64
-PNG so that the file reads offline): the J-curve of cumulative incremental profit with
-the payback week, ROI over time, loyalty and equity, the stage funnel, engagement,
-fatigue and unsubscribes, and value per customer tier.
+numbers and their 95% intervals): first one sentence per comparison (``sim.words``), then
+the switch (``sim.switch``: dip, break-even, gains), then the figures (matplotlib,
+embedded as base64 PNG so that the file reads offline): the switch's paired gap, the
+J-curve of cumulative incremental profit with the payback week, ROI over time, loyalty
+and equity, the stage funnel, engagement, fatigue and unsubscribes, and value per
+customer tier. Figures are readable when printed: at most the page's column wide, texts
+at least 11 px, legends outside the axes, no line cut off by its axes; wide tables scroll.
 """
 
 from __future__ import annotations
@@ -24,20 +27,69 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from . import analysis  # noqa: E402
+from . import analysis, switch, words  # noqa: E402
 from .metrics import MAIN, MORE, OUTCOMES, TERMINAL, money, show  # noqa: E402
 from .results import Results  # noqa: E402
 from .state import STAGES  # noqa: E402
 
 COLORS = plt.get_cmap("tab10").colors
+# Figures are shown at their size in CSS pixels (96 per inch), never wider than the page's
+# column (1180 px less padding), so that printed or read at 1400 px every text is at least
+# MIN_TEXT_PX tall; they are drawn at twice that resolution for sharpness.
+COLUMN_PX = 1140
+MAX_WIDTH_IN = COLUMN_PX / 96
+MIN_TEXT_PX = 11
+STYLE = {"text.parse_math": False,  # "$" in labels is a dollar, not math
+         "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "xtick.labelsize": 9,
+         "ytick.labelsize": 9, "legend.fontsize": 9, "figure.dpi": 96}
 
 
-def _png(fig) -> str:
+def figure(ncols: int, nrows: int, width: float, height: float, **kw):
+    """A figure of ``nrows`` x ``ncols`` axes, ``width`` x ``height`` inches per panel, at
+    most the page's column wide; legends go outside the axes (``legend``)."""
+    size = (min(width * ncols, MAX_WIDTH_IN), height * nrows)
+    return plt.subplots(nrows, ncols, figsize=size, squeeze=False, layout="constrained", **kw)
+
+
+def legend(fig, ax, where: str = "outside upper center") -> None:
+    """The arms' legend above the figure, outside every axes, so that it covers no data."""
+    handles, names = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc=where, ncols=min(len(names), 6), frameon=False)
+
+
+def smallest_text_px(fig) -> float:
+    """The smallest visible text of ``fig`` in CSS pixels, as the report shows it."""
+    sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+    return min(sizes, default=math.inf) * 96 / 72
+
+
+def lines_outside(fig) -> int:
+    """How many lines drawn in data coordinates have points outside their axes' limits
+    (a line cut off by the axes misleads; tests keep this at 0)."""
+    out = 0
+    for ax in fig.axes:
+        (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+        for line in ax.get_lines():
+            if line.get_transform() != ax.transData:
+                continue
+            x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+            ok = np.isfinite(x) & np.isfinite(y)
+            out += bool(((x[ok] < x0) | (x[ok] > x1) | (y[ok] < y0) | (y[ok] > y1)).any())
+    return out
+
+
+def _png(fig) -> dict:
+    """The figure as base64 PNG, the width it is shown at, and what makes it readable: its
+    smallest text in px, legends inside axes (0: all outside), lines cut off (0)."""
     buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=80)
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=192)
+    checks = {"width": round(fig.get_figwidth() * 96), "text_px": smallest_text_px(fig),
+              "legends_in_axes": sum(ax.get_legend() is not None for ax in fig.axes), "lines_outside": lines_outside(fig)}
     plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return {"data": base64.b64encode(buf.getvalue()).decode("ascii"), **checks}
 
 
 def _band_plot(ax, weekly: pd.DataFrame, column: str, arms: list[str], title: str, ylabel: str,
@@ -52,18 +104,23 @@ def _band_plot(ax, weekly: pd.DataFrame, column: str, arms: list[str], title: st
         color = COLORS[k % len(COLORS)]
         ax.plot(d["week"], mean, color=color, label=arm, lw=1.6)
         ax.fill_between(d["week"], lo, hi, color=color, alpha=0.2, lw=0)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title)
     ax.set_xlabel("week")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
+    ax.margins(x=0)
     if ylabel == "$":
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _pos: money(x, compact=True)))
 
 
-def fig_jcurve(res: Results) -> str:
-    """Cumulative incremental profit (the J-curve, payback marked) and ROI over time."""
+def fig_jcurve(res: Results) -> dict:
+    """Cumulative incremental profit (the J-curve, payback marked) and ROI over time.
+
+    The first weeks' ROI swings widely (little cost yet): the ROI panel starts later, so
+    that its lines stay inside the axes and the rest is readable."""
     arms = res.arm_names
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    fig, axes = figure(2, 1, 6, 4.2)
+    axes = axes[0]
     _band_plot(axes[0], res.weekly, "incremental_profit", arms, "Cumulative incremental profit vs no contact",
                "$")
     axes[0].axhline(0, color="black", lw=0.8)
@@ -72,54 +129,81 @@ def fig_jcurve(res: Results) -> str:
         pb = s.loc[arm, "payback_week"] if arm in s.index else math.nan
         if not math.isnan(pb):
             color = COLORS[k % len(COLORS)]
-            axes[0].axvline(pb, color=color, ls=":", lw=1.2)
-            axes[0].annotate(f"payback wk {pb:.0f}", (pb, 0), xytext=(4, 6 + 12 * k), textcoords="offset points",
-                             fontsize=8, color=color)
-    axes[0].legend(fontsize=8)
-    _band_plot(axes[1], res.weekly, "roi", arms, "Cumulative incremental ROI ($ per $ of marketing)", "$/$")
-    axes[1].axhline(0, color="black", lw=0.8)
+            axes[0].axvline(pb, color=color, ls=":", lw=1.2, label=f"payback, {arm}: week {pb:.0f}")
+    legend(fig, axes[0])
     start = min(max(4, res.horizon_weeks // 10), res.horizon_weeks)  # a horizon under 4 weeks keeps its last week
-    late = analysis.bands(res.weekly[res.weekly["week"] >= start], "roi")
-    lo, hi = np.nanmin(late[["lo", "mean"]].to_numpy()), np.nanmax(late[["hi", "mean"]].to_numpy())
-    if np.isfinite(lo) and np.isfinite(hi) and hi > lo:  # the first weeks' ROI swings widely: keep the rest readable
-        pad = 0.1 * (hi - lo)
-        axes[1].set_ylim(min(lo - pad, -pad), max(hi + pad, pad))
+    _band_plot(axes[1], res.weekly[res.weekly["week"] >= start], "roi", arms,
+               f"Cumulative incremental ROI ($ per $), from week {start}", "$/$")
+    axes[1].axhline(0, color="black", lw=0.8)
     return _png(fig)
 
 
-def fig_panels(res: Results, panels: list[tuple[str, str, str, int, bool]], ncols: int = 2) -> str:
+def fig_switch(res: Results) -> dict:
+    """The paired gap in cumulative profit of each comparison (arm minus versus), mean and
+    95% band over common seeds, with its dip and break-even week marked."""
+    fig, axes = figure(1, 1, MAX_WIDTH_IN, 4.2)
+    ax = axes[0][0]
+    rows = res.switch.set_index(["arm", "versus"]) if res.switch is not None else None
+    for k, (arm, versus) in enumerate(res.comparisons):
+        gap = switch.paired_gap(res.weekly, arm, versus)
+        if gap.shape[1] == 0:
+            continue
+        color = COLORS[k % len(COLORS)]
+        stats = np.array([analysis.mean_ci(gap.loc[w]) for w in gap.index])  # mean, lo, hi per week
+        ax.plot(gap.index, stats[:, 0], color=color, lw=1.8, label=f"{arm} minus {versus}")
+        if gap.shape[1] > 1:
+            ax.fill_between(gap.index, stats[:, 1], stats[:, 2], color=color, alpha=0.2, lw=0)
+        row = rows.loc[(arm, versus)]
+        if not math.isnan(row["dip"]):
+            ax.plot([row["dip_week"]], [row["dip"]], "v", color=color, ms=8,
+                    label=f"lowest: {money(row['dip'])} in week {row['dip_week']:.0f}")
+        if not math.isnan(row["break_even"]) and row["break_even"] > gap.index[0]:
+            ax.axvline(row["break_even"], color=color, ls=":", lw=1.2,
+                       label=f"break-even: week {row['break_even']:.0f}")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_title("Cumulative profit against the comparison arm (same customers, same random numbers)")
+    ax.set_xlabel("week")
+    ax.set_ylabel("$")
+    ax.margins(x=0)
+    ax.grid(alpha=0.3)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _pos: money(x, compact=True)))
+    legend(fig, ax)
+    return _png(fig)
+
+
+def fig_panels(res: Results, panels: list[tuple[str, str, str, int, bool]], ncols: int = 2) -> dict:
     """Small multiples of weekly metrics with 95% bands: (column, title, ylabel, rolling, percent)."""
     n = len(panels)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6 * ncols, 3.4 * nrows), squeeze=False)
+    fig, axes = figure(ncols, nrows, 6, 3.4)
     for ax, (col, title, ylabel, rolling, percent) in zip(axes.flat, panels):
         _band_plot(ax, res.weekly, col, res.arm_names, title, ylabel, rolling, percent)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=8)
+    legend(fig, axes.flat[0])
     return _png(fig)
 
 
-def fig_funnel(res: Results) -> str:
+def fig_funnel(res: Results) -> dict:
     """The lifecycle funnel: customers per stage over time (one panel per arm), and at the
     end of the horizon for all arms side by side (log scale, so that small stages show)."""
     arms = res.arm_names
-    ncols = min(len(arms), 3) + 1
+    ncols = min(len(arms), 2) + 1  # at most three panels side by side: each stays readable
     nrows = math.ceil(len(arms) / (ncols - 1))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.4 * nrows), squeeze=False)
+    fig, axes = figure(ncols, nrows, 4.6, 3.4)
     cols = [f"stage_{s}" for s in STAGES]
     stage_colors = plt.get_cmap("viridis")(np.linspace(0.1, 0.9, len(STAGES)))
     panels = [ax for row in axes for ax in row[:-1]]
     for ax, arm in zip(panels, arms):
         m = res.weekly[res.weekly["arm"] == arm].groupby("week")[cols].mean()
         ax.stackplot(m.index, m.T.to_numpy(), labels=STAGES, colors=stage_colors, alpha=0.9)
-        ax.set_title(arm, fontsize=10)
+        ax.set_title(arm)
         ax.set_xlabel("week")
         ax.set_ylabel("customers")
         ax.margins(x=0)
     for ax in panels[len(arms):] + [row[-1] for row in axes[1:]]:
         ax.set_visible(False)
-    panels[0].legend(fontsize=7, loc="lower left")
+    legend(fig, panels[0], "outside lower center")
     ax = axes[0][-1]
     last = res.weekly[res.weekly["week"] == res.weekly["week"].max()]
     height = 0.8 / len(arms)
@@ -132,18 +216,19 @@ def fig_funnel(res: Results) -> str:
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _pos: f"{x:,.0f}"))
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.legend(fontsize=7, loc="best")
+    legend(fig, ax)
     ax.set_xlabel("customers (log scale)")
-    ax.set_title("Stages at the end (mean)", fontsize=10)
+    ax.set_title("Stages at the end (mean)")
     ax.grid(alpha=0.3, axis="x")
     return _png(fig)
 
 
-def fig_tiers(res: Results) -> str:
+def fig_tiers(res: Results) -> dict:
     """Value per customer by tier: incremental value (vs no contact) and net value, 95% intervals."""
     arms = res.arm_names
     tiers = list(dict.fromkeys(res.tiers["tier"]))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    fig, axes = figure(2, 1, 6, 3.8)
+    axes = axes[0]
     width = 0.8 / max(len(arms), 1)
     for ax, col, title in ((axes[0], "incremental_value", "Incremental value per customer vs no contact"),
                            (axes[1], "net_value", "Net value per customer (margin minus marketing cost)")):
@@ -159,13 +244,13 @@ def fig_tiers(res: Results) -> str:
         ax.set_xticks(np.arange(len(tiers)), [f"{t} tier" for t in tiers])
         ax.axhline(0, color="black", lw=0.8)
         ax.set_ylabel("$ per customer")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
         ax.grid(alpha=0.3, axis="y")
-    axes[0].legend(fontsize=8)
+    legend(fig, axes[0])
     return _png(fig)
 
 
-def fig_response(res: Results, key: str) -> str:
+def fig_response(res: Results, key: str) -> dict:
     """Each main outcome against one swept parameter: mean and 95% interval per arm, one
     line per strategy (and per value of the other swept parameters)."""
     outcomes = [o for o in OUTCOMES if o.shown in (TERMINAL, MAIN)]
@@ -180,8 +265,7 @@ def fig_response(res: Results, key: str) -> str:
         others = " ".join(f"{k}={v}" for k, v in swept[arm].items() if k not in (key, "strategy"))
         series.setdefault(f"{base} {others}".strip(), []).append(row)
     ncols = min(len(outcomes), 5)
-    fig, axes = plt.subplots(math.ceil(len(outcomes) / ncols), ncols, figsize=(3.4 * ncols, 2.9 * math.ceil(
-        len(outcomes) / ncols)), squeeze=False)
+    fig, axes = figure(ncols, math.ceil(len(outcomes) / ncols), 3.4, 2.9)
     for ax, o in zip(axes.flat, outcomes):
         for k, (name, rows) in enumerate(series.items()):
             d = s.iloc[rows]
@@ -191,16 +275,16 @@ def fig_response(res: Results, key: str) -> str:
             err = np.vstack([np.where(np.isnan(lo), 0, mean - lo), np.where(np.isnan(hi), 0, hi - mean)])
             ax.errorbar(d["_x"], mean, yerr=err, color=COLORS[k % len(COLORS)], marker="o", ms=3, capsize=3,
                         lw=1.2, label=name)
-        ax.set_title(f"{o.name} ({'%' if o.unit == 'share' else o.unit})", fontsize=9)
-        ax.set_xlabel(key, fontsize=8)
+        ax.set_title(f"{o.name} ({'%' if o.unit == 'share' else o.unit})")
+        ax.set_xlabel(key)
         ax.grid(alpha=0.3)
         if o.unit == "$":
             ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _pos: money(x, compact=True)))
         if not numeric:
-            ax.set_xticks(range(len(values)), [str(v) for v in values], fontsize=7)
+            ax.set_xticks(range(len(values)), [str(v) for v in values], rotation=30)
     for ax in list(axes.flat)[len(outcomes):]:
         ax.set_visible(False)
-    axes.flat[0].legend(fontsize=7)
+    legend(fig, axes.flat[0])
     return _png(fig)
 
 
@@ -220,8 +304,13 @@ def _table(df: pd.DataFrame, first: list[str], outcomes: list, difference: bool 
 
 
 def _figures(res: Results) -> list[dict]:
-    """The report's figures: title, base64 PNG and caption."""
-    return [
+    """The report's figures: title, PNG (``_png``) and caption."""
+    switched = [] if res.switch is None or not (res.switch["pairs"] > 0).any() else [
+        {"title": "The switch: what changing costs, and when it pays back", "png": fig_switch(res), "caption":
+         "Cumulative profit of each arm minus its comparison arm, run by run on the same customers with the same "
+         "random numbers; mean and 95% band. Triangle: the lowest point of the mean. Dotted line: break-even, "
+         "the week after the last week the difference is below zero."}]
+    return switched + [
         {"title": "When does it pay back? (the J-curve)", "png": fig_jcurve(res), "caption":
          "Cumulative profit the strategy added against the no-contact holdout (same customers, same random "
          "numbers), mean and 95% band over replications. Dotted lines: payback week, from which cumulative "
@@ -252,18 +341,44 @@ def _figures(res: Results) -> list[dict]:
          for key in res.swept if key != "strategy" and res.summary[key].nunique() > 1]
 
 
+def switch_rows(res: Results) -> dict:
+    """The switch table for the template: per comparison, the dip, break-even week and
+    gains at 1, 3 and 5 years (those within the horizon) and at the horizon."""
+    table = res.switch if res.switch is not None else pd.DataFrame()
+    weeks = switch.gain_weeks(table) if len(table) else []
+    head = ["comparison", "lowest point", "break-even week"] + [f"gain at {analysis.horizon_words(w)}" for w in weeks]
+    rows = []
+    for _, r in table[table["pairs"] > 0].iterrows() if len(table) else []:
+        dip = "never below zero" if math.isnan(r["dip"]) else f"{money(r['dip'])} in week {r['dip_week']:.0f}"
+        be = {"value": "never" if math.isnan(r["break_even"]) else f"{r['break_even']:.0f}",
+              "interval": "" if math.isnan(r["break_even_lo"]) else
+              f"{r['break_even_lo']:.0f} to {r['break_even_hi']:.0f}"}
+        if 0 < r["break_even_share"] < 1:
+            be["interval"] = f"{r['break_even_share']:.0%} of runs broke even; mean curve"
+        cells = [{"value": f"{words.subject(res, r['arm'], r['versus'])}", "interval": ""},
+                 {"value": dip, "interval": ""}, be]
+        for w in weeks:
+            lo, hi = r[f"gain_{w}_lo"], r[f"gain_{w}_hi"]
+            cells.append({"value": money(r[f"gain_{w}"], True),
+                          "interval": "" if math.isnan(lo) else f"{money(lo, True)} to {money(hi, True)}"})
+        rows.append(cells)
+    return {"head": head, "rows": rows}
+
+
 def render(res: Results, info: dict) -> str:
     """The report as one HTML string (``templates/report.html``, shipped in the package)."""
-    with plt.rc_context({"text.parse_math": False}):  # "$" in labels is a dollar, not math
+    with plt.rc_context(STYLE):
         figures = _figures(res)
     main = [o for o in OUTCOMES if o.shown in (TERMINAL, MAIN)]
     other = [o for o in OUTCOMES if o.shown == MORE]
-    arms = [{"name": a["name"], "strategy": a.get("strategy", ""), "description": a.get("description", ""),
+    arms = [{"name": a["name"], "strategy": a.get("strategy", ""), "label": a.get("label") or a["name"],
+             "description": a.get("description", ""),
              "params": ", ".join(f"{k}={v}" for k, v in (a.get("params") or {}).items())} for a in res.arms]
     market = ", ".join(f"{k} = {v:,}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k} = {v}"
                        for k, v in res.market.items())
     return _template().render(
         res=res, info=info, span=analysis.horizon_words(res.horizon_weeks), arms=arms, market=market,
+        headline=res.headline, switch=switch_rows(res), current=res.current,
         verdict=analysis.verdict(res.summary, res.differences, res.comparisons, res.horizon_weeks),
         comparisons="; ".join(f"{a} against {b}" for a, b in res.comparisons),
         main=_table(res.summary, ["arm"], main), other=_table(res.summary, ["arm"], other),

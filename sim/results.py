@@ -1,7 +1,8 @@
 """The results of an experiment: the ``Results`` tables, and reading a results folder.
 
 A results folder holds ``weekly.parquet``, ``tiers.parquet``, ``customers.parquet``
-(optional), ``summary.csv``, ``differences.csv``, ``meta.json`` (the experiment described,
+(optional), ``summary.csv``, ``differences.csv``, ``switch.csv`` (per comparison: the dip,
+break-even week and gains of switching, ``sim.switch``), ``meta.json`` (the experiment described,
 the code and command that ran it), optionally ``config.yaml``, ``report.html`` and
 ``events/`` (the event log, ``sim.events``, with ``events=true``), and a
 ``COMPLETE`` marker written last (see ``sim.writing``). A folder without the marker, or
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import analysis
+from . import analysis, words
 from .params import ParameterError
+from .switch import switch_table
 
 INCOMPLETE = ".incomplete"
 MARKER = "COMPLETE"
@@ -47,6 +49,8 @@ class Results:
     differences: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     comparisons: list[tuple[str, str]] = field(default_factory=list)  # (arm, versus): what the verdict compares
+    current: dict | None = None  # the current practice the arms switched from (``sim.switch.describe_practice``)
+    switch: pd.DataFrame | None = None  # per comparison: dip, break-even, gains (``sim.switch.switch_table``)
 
     @property
     def arm_names(self) -> list[str]:
@@ -64,11 +68,17 @@ class Results:
             self.comparisons = [(a, self.baseline) for a in self.arm_names if a != self.baseline]
         self.summary = analysis.summary(self.weekly, self.arm_names)
         self.differences = analysis.differences(self.weekly, analysis.all_pairs(self.arm_names, self.comparisons))
+        self.switch = switch_table(self.weekly, self.comparisons, self.horizon_weeks)
         values = {a["name"]: a.get("swept") or {} for a in self.arms}
         for position, key in enumerate(self.swept):
             self.summary.insert(1 + position, key, [values[arm].get(key) for arm in self.summary["arm"]])
             self.differences.insert(3 + position, key, [values[arm].get(key) for arm in self.differences["arm"]])
         return self
+
+    @property
+    def headline(self) -> list[str]:
+        """The verdict's first sentences, one per comparison, in plain words (``sim.words``)."""
+        return words.headline(self)
 
     def objective(self, metric: str = "profit") -> float:
         """The number a sweeper optimises: the first comparison's paired difference in
@@ -85,7 +95,7 @@ class Results:
         """The experiment as plain data (saved in meta.json, read back by ``load``)."""
         return {"name": self.name, "question": self.question, "arms": self.arms, "baseline": self.baseline,
                 "horizon_weeks": self.horizon_weeks, "seeds": self.seeds, "market": self.market,
-                "notes": self.notes, "comparisons": [list(c) for c in self.comparisons]}
+                "notes": self.notes, "comparisons": [list(c) for c in self.comparisons], "current": self.current}
 
 
 def staging_path(final: Path) -> Path:
@@ -124,8 +134,10 @@ def load(folder: Path) -> Results:
         reading = "meta.json"
         res = Results(d["name"], d["question"], d["arms"], d["baseline"], d["horizon_weeks"], d["seeds"], d["market"],
                       tables["weekly.parquet"], tables["tiers.parquet"], tables.get("customers.parquet"),
-                      notes=d.get("notes", []), comparisons=[tuple(c) for c in d.get("comparisons", [])])
+                      notes=d.get("notes", []), comparisons=[tuple(c) for c in d.get("comparisons", [])],
+                      current=d.get("current"))
         res.summary, res.differences = tables["summary.csv"], tables["differences.csv"]
+        res.switch = switch_table(res.weekly, res.comparisons, res.horizon_weeks)
     except Exception as err:  # a file missing, truncated or edited: name the folder and file, not a traceback
         raise ParameterError(f"{folder}: damaged results ({reading}: {damage(err, folder)}); run it again") from None
     return res

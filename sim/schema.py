@@ -23,6 +23,7 @@ from .metrics import OUTCOMES
 from .params import PARAMS, ParameterError, validate
 from .limits import check_output_dir, plan_workers
 from .strategies import is_strategy_path, load_strategy
+from .switch import CurrentPractice
 
 # Config group -> parameter groups of PARAMS that live in it.
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -62,6 +63,7 @@ class ArmConfig:
     strategy: Any = MISSING  # built-in name, YAML path or mapping
     params: Dict[str, Any] = field(default_factory=dict)  # flat parameter names, e.g. social_ties: 0
     description: str = ""  # defaults to the strategy's description
+    label: str = ""  # a few words for the verdict's sentences; defaults to the strategy's label
 
 
 @dataclass
@@ -73,6 +75,10 @@ class ExperimentConfig:
     baseline: Optional[str] = None  # arm the others are compared with; default: the first arm
     comparisons: List[List[str]] = field(default_factory=list)  # [arm, versus] pairs; default: each vs baseline
     holdout: str = HOLDOUT  # the model always runs the no-contact holdout in lockstep
+    # Current practice, {strategy: NAME, weeks: 104}: the market runs under it first, then the arms
+    # diverge (sim.switch); None: a fresh market. Untyped, so that the command line can set it whole
+    # (OmegaConf cannot merge into a structured node that is None); checked by ``_current``.
+    current: Any = None
 
 
 @dataclass
@@ -124,6 +130,7 @@ class Arm:
     strategy_name: str
     description: str
     params: dict
+    label: str = ""  # a few words for sentences ("value first"): the arm's, the strategy's or its name
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,7 @@ class ExperimentSpec:
     params: dict  # the market's parameters shared by all arms (before arm overrides)
     optimized_metric: str = "profit"  # the outcome a run returns (see ``Results.objective``)
     events: bool = False  # write every run's event log (``sim.events``)
+    current: CurrentPractice | None = None  # the market runs under it first, then the arms diverge
 
     @property
     def seeds(self) -> list[int]:
@@ -193,7 +201,8 @@ def _whole(cfg: Any, key: str) -> int:
     return value
 
 
-def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> ExperimentSpec:
+def experiment_spec(cfg: Any, name: str, shared_cores: bool = False, overrides: list[str] | None = None
+                    ) -> ExperimentSpec:
     """Check a composed config and turn it into an ``ExperimentSpec``.
 
     Args:
@@ -201,6 +210,8 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
         name: Experiment name (the chosen ``experiment`` file, or ``strategy-NAME``).
         shared_cores: Whether other jobs run at the same time (a parallel Hydra launcher):
             then ``workers=0`` means one process, not one per core.
+        overrides: The command line's overrides: when they change the experiment file's
+            arms, the name and question are derived from the arms run (``describe_run``).
 
     ``workers`` is capped at the cores, the runs and the memory available (``sim.limits``).
 
@@ -234,8 +245,47 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
     allowed = [o.name for o in OUTCOMES if o.has_difference]
     if metric not in allowed:
         raise ParameterError(f"optimized_metric={metric!r}: unknown, allowed are {', '.join(allowed)}")
-    return ExperimentSpec(name, str(exp.get("question") or ""), tuple(arms), baseline, comparisons, horizon, seed, reps,
-                          workers, base, metric, _flag(cfg, "events"))
+    current = _current(exp.get("current"))
+    name, question = describe_run(name, str(exp.get("question") or ""), arms, comparisons, current,
+                                  strategy is not None, overrides or [])
+    return ExperimentSpec(name, question, tuple(arms), baseline, comparisons, horizon, seed, reps,
+                          workers, base, metric, _flag(cfg, "events"), current)
+
+
+DEFAULT_WARM_UP = 104  # weeks of current practice when ``experiment.current`` names only a strategy (assumption: two years)
+ARM_KEYS = ("experiment.arms", "experiment.baseline", "experiment.comparisons")
+
+
+def describe_run(name: str, question: str, arms: list[Arm], comparisons: tuple, current: CurrentPractice | None,
+                 picked: bool, overrides: list[str]) -> tuple[str, str]:
+    """The run's name and question: the experiment file's, unless ``strategy=`` picked one
+    strategy or ``overrides`` changed the arms (then derived from the arms run; a question
+    given on the command line is kept)."""
+    keys = [o.lstrip("+~").split("=", 1)[0] for o in overrides]
+    if not picked and not any(k.startswith(ARM_KEYS) for k in keys):
+        return name, question
+    if not picked:
+        name = "_vs_".join(a.name for a in arms)
+    if "experiment.question" in keys:
+        return name, question
+    label = {a.name: a.label for a in arms}
+    start = f"Starting from {load_strategy(current.strategy).label or current.strategy} for {current.weeks} weeks: " \
+        if current is not None else ""
+    if len(arms) == 1:
+        text = f"{start}what does {label[arms[0].name]} earn against no contact, and when does it pay back?"
+    else:
+        text = start + "; ".join(f"does {label[a]} earn more than {label[b]}" for a, b in comparisons) + "?"
+    return name, text[0].upper() + text[1:]
+
+
+def _current(raw: Any) -> CurrentPractice | None:
+    """The checked current practice (``experiment.current``), or None."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("strategy") is None or set(raw) - {"strategy", "weeks"}:
+        raise ParameterError(f"experiment.current={raw!r}: expected a mapping with strategy and weeks "
+                             f"(e.g. {{strategy: constant_sales, weeks: 104}}) or null")
+    return CurrentPractice(raw["strategy"], raw.get("weeks", DEFAULT_WARM_UP))
 
 
 def _arms_and_comparisons(exp: dict, strategy: Any, shared: dict) -> tuple[list[Arm], str, tuple]:
@@ -276,8 +326,9 @@ def _arm(raw: Any, where: str, shared: dict) -> Arm:
         raise ParameterError(f"{where}.strategy: {err}" if from_file else f"{where}.{err}") from None
     overrides = raw.get("params") or {}
     params = _check_params({**shared, **overrides}, f"{where}.params" if overrides else "")
-    return Arm(str(raw.get("name") or policy.name), raw["strategy"], policy.name,
-               raw.get("description") or policy.description, params)
+    name = str(raw.get("name") or policy.name)
+    return Arm(name, raw["strategy"], policy.name, raw.get("description") or policy.description, params,
+               str(raw.get("label") or policy.label or name))
 
 
 def _flag(cfg: Any, key: str) -> bool:

@@ -4,6 +4,7 @@ through which channel, with which content mix and how strictly to target relevan
 A strategy is a mapping (usually a YAML file in ``configs/strategy/``)::
 
     name: my_strategy
+    label: value first          # a few words for the report's sentences (default: the name)
     description: one sentence for reports
     default: {frequency: 0.5, channel: email, targeting: 0.3,
               mix: {sales_offer: 0.2, value_content: 0.8}}
@@ -47,6 +48,7 @@ class Policy:
     mix_cum: np.ndarray  # float32 (stages, tiers, contents), cumulative content shares
     targeting: np.ndarray  # float32, share of offers aimed at the customer's interests
     spec: dict  # the validated mapping it was compiled from
+    label: str = ""  # a few words for the verdict's sentences ("value first"); empty: the name
 
 
 def builtin_strategies() -> list[str]:
@@ -190,9 +192,9 @@ def compile_policy(spec: Mapping[str, Any]) -> Policy:
     except RecursionError:
         raise ParameterError(f"strategy: nested too deeply or refers to itself (at most {MAX_DEPTH} levels)") from None
     name = str(spec.get("name", "custom"))
-    extra = sorted(set(spec) - {"name", "description", "default", "rules"})
+    extra = sorted(set(spec) - {"name", "label", "description", "default", "rules"})
     if extra:
-        raise ParameterError(f"strategy.{extra[0]}: unknown key, allowed are name, description, default, rules")
+        raise ParameterError(f"strategy.{extra[0]}: unknown key, allowed are name, label, description, default, rules")
     if not spec.get("default") and not spec.get("rules"):
         raise ParameterError("strategy: says nothing (no default, no rules); give a default and/or rules "
                              "(no_contact is the strategy that sends nothing)")
@@ -230,7 +232,8 @@ def compile_policy(spec: Mapping[str, Any]) -> Policy:
             weights /= weights.max()  # first to [0, 1]: a sum of huge weights would overflow
             mix_cum[s, t] = np.cumsum(weights / weights.sum())
     mix_cum[..., -1] = 1.0
-    return Policy(name, str(spec.get("description", "")), frequency, channel, mix_cum, targeting, spec)
+    return Policy(name, str(spec.get("description", "")), frequency, channel, mix_cum, targeting, spec,
+                  str(spec.get("label") or ""))
 
 
 def _plain(obj: Any) -> Any:

@@ -89,6 +89,8 @@ def write_results(results: Results, final_dir: Path, *, report: bool = True, con
         results.customers.to_parquet(staging / "customers.parquet", index=False)
     results.summary.to_csv(staging / "summary.csv", index=False)
     results.differences.to_csv(staging / "differences.csv", index=False)
+    if results.switch is not None:
+        results.switch.to_csv(staging / "switch.csv", index=False)
     info = meta(results, started or time.time(), extra_meta)
     (staging / "meta.json").write_text(json.dumps(info, indent=2, default=_json_default))
     if report:
