@@ -73,3 +73,44 @@ def one_kernel_thread():
 def make():
     """Factory fixture: ``make(strategy, seed, customers, **params)`` builds a small model."""
     return build
+
+
+@pytest.fixture(scope="module")
+def hydra_ctx():
+    """Hydra initialised on the built-in configs, as the ``rapport`` command composes them."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from sim.cli import CONFIG_DIR, _setup
+
+    _setup()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3", job_name="test"):
+        yield
+    GlobalHydra.instance().clear()
+
+
+def spec_for(overrides: list[str]):
+    """The experiment spec of ``overrides``, as the ``rapport`` command makes it (needs ``hydra_ctx``)."""
+    from hydra import compose
+
+    from sim.cli import run_name
+    from sim.schema import experiment_spec
+
+    cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    choices = cfg.hydra.runtime.choices
+    return experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")), False, overrides)
+
+
+def synthetic(curves: dict):
+    """A weekly table with the given cumulative incremental profit per (arm, seed), zeros elsewhere."""
+    import pandas as pd
+
+    from sim import analysis
+
+    rows = []
+    for (arm, seed), curve in curves.items():
+        for week, value in enumerate(curve, 1):
+            row = {o.column: 0.0 for o in analysis.OUTCOMES}
+            rows.append({**row, "arm": arm, "seed": seed, "week": week, "incremental_profit": value})
+    return pd.DataFrame(rows)

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from conftest import spec_for
+from hydra import compose
 
 from sim import PARAMS, ParameterError
-from sim.cli import CONFIG_DIR, _setup, one_line, run_name
+from sim.cli import CONFIG_DIR, one_line
 from sim.dealership import MARKET_SETTINGS
 from sim.experiment import run_experiment
-from sim.schema import GROUPS, BehaviourConfig, EconomicsConfig, MarketConfig, experiment_spec
+from sim.schema import GROUPS, BehaviourConfig, EconomicsConfig, MarketConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ["market.customers=300", "horizon_weeks=20", "replications=2", "workers=1"]
@@ -29,19 +29,6 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
 
 
-@pytest.fixture(scope="module")
-def hydra_ctx():
-    _setup()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3", job_name="test"):
-        yield
-    GlobalHydra.instance().clear()
-
-
-def spec_for(overrides: list[str]):
-    cfg = compose("config", overrides=overrides, return_hydra_config=True)
-    choices = cfg.hydra.runtime.choices
-    return experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")))
 
 
 def test_experiment_group_is_the_top_level_experiments_folder():

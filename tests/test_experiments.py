@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import synthetic
 
 import sim
 from sim import analysis
@@ -55,14 +56,6 @@ def test_mean_ci_is_the_student_t_interval():
     assert analysis.t975(60) == pytest.approx(2.000, abs=2e-3) and analysis.t975(120) == pytest.approx(1.980, abs=2e-3)
 
 
-def synthetic(curves: dict[tuple[str, int], list[float]]) -> pd.DataFrame:
-    """A weekly table with the given cumulative incremental profit per (arm, seed), zeros elsewhere."""
-    rows = []
-    for (arm, seed), curve in curves.items():
-        for week, value in enumerate(curve, 1):
-            row = {o.column: 0.0 for o in analysis.OUTCOMES}
-            rows.append({**row, "arm": arm, "seed": seed, "week": week, "incremental_profit": value})
-    return pd.DataFrame(rows)
 
 
 def test_paired_differences_use_common_seeds_only():

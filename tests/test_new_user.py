@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import assert_one_line_error, synthetic
 
-from conftest import assert_one_line_error
 from sim import ParameterError, analysis, load_strategy
 from sim.cli import main
 from sim.results import MARKER
@@ -175,14 +175,6 @@ def test_common_slips_get_a_one_line_hint(tmp_path, capsys, args, hint):
 
 
 # --- intervals --------------------------------------------------------------------------------------
-def synthetic(curves: dict[tuple[str, int], list[float]]) -> pd.DataFrame:
-    """A weekly table with the given cumulative incremental profit per (arm, seed), zeros elsewhere."""
-    rows = []
-    for (arm, seed), curve in curves.items():
-        for week, value in enumerate(curve, 1):
-            row = {o.column: 0.0 for o in analysis.OUTCOMES}
-            rows.append({**row, "arm": arm, "seed": seed, "week": week, "incremental_profit": value})
-    return pd.DataFrame(rows)
 
 
 def paying_back(week: int, horizon: int, gain: float = 1.0) -> list[float]:

@@ -7,31 +7,14 @@ import re
 
 import matplotlib.pyplot as plt
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
+from conftest import spec_for
 
 from sim import report
-from sim.cli import CONFIG_DIR, _setup, run_name
 from sim.experiment import run_experiment
-from sim.schema import experiment_spec
 
 SMALL = ["market.customers=300", "horizon_weeks=30", "replications=3", "workers=1"]
 
 
-@pytest.fixture(scope="module")
-def hydra_ctx():
-    _setup()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3", job_name="test"):
-        yield
-    GlobalHydra.instance().clear()
-
-
-def spec_for(overrides: list[str]):
-    """As the ``rapport`` command does: the overrides are passed on to describe the run."""
-    cfg = compose("config", overrides=overrides, return_hydra_config=True)
-    choices = cfg.hydra.runtime.choices
-    return experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")), False, overrides)
 
 
 # --- title and question ------------------------------------------------------------------------
