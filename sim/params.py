@@ -111,7 +111,8 @@ def markdown_table() -> str:
         rng = "true/false" if p.kind is bool else p.allowed
         plausible = f"[{p.plausible[0]:g}, {p.plausible[1]:g}]" if p.plausible else "-"
         origin = (p.plausible_source or A) if p.plausible else "-"
-        rows.append(f"| {p.group} | `{p.name}` | {p.default} | {p.unit} | {rng} | {plausible} | {p.source} "
+        default = f"{p.default:.4g}" if p.kind is float else p.default
+        rows.append(f"| {p.group} | `{p.name}` | {default} | {p.unit} | {rng} | {plausible} | {p.source} "
                     f"| {origin} | {p.doc} |")
     return "\n".join(rows)
 
