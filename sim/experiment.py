@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .events import check_writable, partition, write_events
-from .limits import cores, worker_init
+from .limits import SMALL_WORK, cores, worker_init
 from .results import MARKET_KEYS, Results
 from .schema import ExperimentSpec
 
@@ -105,13 +105,6 @@ def _set_threads(n: int) -> None:
 
 
 # --- an experiment --------------------------------------------------------------------------
-# Below this much work (customer-weeks, holdouts included) ``workers=0`` runs in this process:
-# starting worker processes (each imports Rapport and loads the compiled kernels, about a
-# second, more on a loaded machine) would cost more than it saves; the kernels still use
-# every core through their own threads.
-SMALL_WORK = 20_000_000
-
-
 def _workers(requested: int, tasks: int, work: float = math.inf) -> int:
     """Processes for ``tasks`` runs: as requested (0 = one per core, or 1 for little work),
     never more than the cores or the runs."""

@@ -20,7 +20,7 @@ from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from .metrics import OUTCOMES
 from .params import PARAMS, ParameterError, validate
-from .limits import check_output_dir, plan_workers
+from .limits import SMALL_WORK, check_output_dir, plan_workers
 from .strategies import load_strategy
 
 # Config group -> parameter groups of PARAMS that live in it.
@@ -195,6 +195,8 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
         shared_cores: Whether other jobs run at the same time (a parallel Hydra launcher):
             then ``workers=0`` means one process, not one per core.
 
+    ``workers=0`` also means one process for an experiment under ``SMALL_WORK``
+    customer-weeks (each sweep job of small runs would otherwise start worker processes).
     ``workers`` is capped at the cores, the runs and the memory available (``sim.limits``).
 
     Raises:
@@ -218,8 +220,9 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> Experime
                              f"lockstep); to compare against a strategy, make it an arm and set experiment.baseline")
     strategy = plain(cfg.get("strategy")) if "strategy" in cfg else None
     arms, baseline, comparisons = _arms_and_comparisons(exp, strategy, shared)
-    if workers == 0 and shared_cores:
-        workers = 1  # the launcher already spreads jobs over the cores
+    work = horizon * reps * sum(2 * a.params["customers"] for a in arms)  # customer-weeks, holdouts included
+    if workers == 0 and (shared_cores or work < SMALL_WORK):
+        workers = 1  # the launcher already spreads jobs over the cores, or starting workers costs more
     workers = plan_workers(workers, len(arms) * reps, max(a.params["customers"] for a in arms),
                            max(a.params["social_ties"] for a in arms), len(arms))
     metric = cfg.get("optimized_metric", "profit")
