@@ -185,15 +185,29 @@ def run_experiment(spec: ExperimentSpec, progress: bool = True, events_dir: Path
                    comparisons=list(spec.comparisons)).analyse()
 
 
+# Worker processes kept for the next experiment of this process (by number of workers): the
+# jobs of a sweep run one after another in one process, and each would otherwise start its
+# own workers, each importing Rapport and loading the compiled kernels (seconds per job).
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """The kept pool of ``workers`` processes, started if there is none (or it broke)."""
+    pool = _POOLS.get(workers)
+    if pool is None or getattr(pool, "_broken", False):
+        # spawn: the parent may hold threads (tqdm, the kernel's thread pool); forking those is unsafe.
+        # Workers end with the parent, even when it is killed, and leave Ctrl-C to it (worker_init).
+        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                                     initializer=worker_init, initargs=(os.getpid(),))
+    return pool
+
+
 def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: Any, holdout_job: Any,
                     workers: int, out: dict, holdouts: dict, bar: Any) -> None:
-    """Run the holdouts and arms in ``workers`` processes, filling ``out`` and ``holdouts``;
-    the runs left (if the workers could not start) are the caller's."""
-    # spawn: the parent may hold threads (tqdm, the kernel's thread pool); forking those is unsafe.
-    # Workers end with the parent, even when it is killed, and leave Ctrl-C to it (worker_init).
+    """Run the holdouts and arms in ``workers`` processes (kept for the next experiment),
+    filling ``out`` and ``holdouts``; the runs left (if the workers could not start) are the caller's."""
     try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                   initializer=worker_init, initargs=(os.getpid(),))
+        pool = _pool(workers)
         try:
             with _ctrl_c_to_parent_only():
                 running = {pool.submit(*holdout_job(*t)): ("holdout", t) for t in holdout_tasks}
@@ -211,9 +225,9 @@ def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: 
                         out[t] = fut.result()
                         bar.update()
         except BaseException:  # Ctrl-C, a failed run: stop the other runs now rather than wait for them
+            _POOLS.pop(workers, None)
             _stop(pool)
             raise
-        pool.shutdown()
     except BrokenProcessPool:
         # A worker could not start, e.g. a script without `if __name__ == "__main__":`
         # or code read from stdin: the runs left are done here, one after another.
