@@ -107,8 +107,7 @@ def hydra_main(cfg: DictConfig) -> float:
     job = f"job {hc.job.num} ({' '.join(hc.overrides.task)})" if multirun else ""
     config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
     try:
-        spec = experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")), parallel_jobs,
-                               kept_workers=multirun and not parallel_jobs)
+        spec = experiment_spec(cfg, run_name(choices.get("experiment"), choices.get("strategy")), parallel_jobs)
         events_dir = check_writable(staging / "events") if spec.events else None
     except ParameterError as err:
         if multirun:

@@ -186,7 +186,7 @@ def _whole(cfg: Any, key: str) -> int:
     return value
 
 
-def experiment_spec(cfg: Any, name: str, shared_cores: bool = False, kept_workers: bool = False) -> ExperimentSpec:
+def experiment_spec(cfg: Any, name: str, shared_cores: bool = False) -> ExperimentSpec:
     """Check a composed config and turn it into an ``ExperimentSpec``.
 
     Args:
@@ -194,12 +194,10 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False, kept_worker
         name: Experiment name (the chosen ``experiment`` file, or ``strategy-NAME``).
         shared_cores: Whether other jobs run at the same time (a parallel Hydra launcher):
             then ``workers=0`` means one process, not one per core.
-        kept_workers: Whether more experiments follow in this process (the jobs of a sweep
-            under Hydra's basic launcher), which reuse its worker processes (``sim.experiment``).
 
     ``workers=0`` also means one process for an experiment under ``SMALL_WORK``
-    customer-weeks, unless its worker processes are kept for the experiments that follow:
-    starting them for one small experiment costs more than they save.
+    customer-weeks: worker processes cost more than they save there (measured for the jobs of
+    a sweep even with the workers kept from job to job, see docs/benchmarks.md).
     ``workers`` is capped at the cores, the runs and the memory available (``sim.limits``).
 
     Raises:
@@ -224,7 +222,7 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False, kept_worker
     strategy = plain(cfg.get("strategy")) if "strategy" in cfg else None
     arms, baseline, comparisons = _arms_and_comparisons(exp, strategy, shared)
     work = horizon * reps * sum(2 * a.params["customers"] for a in arms)  # customer-weeks, holdouts included
-    if workers == 0 and (shared_cores or (work < SMALL_WORK and not kept_workers)):
+    if workers == 0 and (shared_cores or work < SMALL_WORK):
         workers = 1  # the launcher already spreads jobs over the cores, or starting workers costs more
     workers = plan_workers(workers, len(arms) * reps, max(a.params["customers"] for a in arms),
                            max(a.params["social_ties"] for a in arms), len(arms))
