@@ -12,6 +12,11 @@ Measured, in one run of this script (the machine is shared: compare within a run
         writing one job's folder, and gathering;
 and the ratio (b) / (a), target at most 1.5. Medians over ``--repeats``; prints a table and
 exits 0 (benchmarks report, they do not assert).
+
+With ``--before DIR`` (a checkout of another commit: ``git archive <commit> | tar -x -C DIR``)
+the CLI sweep of DIR is timed too, in the same repeats, alternating which goes first, and
+the ratio of the two wall times is printed (``--after DIR`` times another checkout instead
+of this one); (a) is this checkout's compute.
 """
 
 from __future__ import annotations
@@ -61,12 +66,14 @@ def compute_seconds(jobs: int) -> float:
     return time.perf_counter() - start
 
 
-def cli_seconds(jobs: int, extra: list[str]) -> float:
-    """(b): the whole sweep command, wall time."""
+def cli_seconds(jobs: int, extra: list[str], checkout: Path | None = None) -> float:
+    """(b): the whole sweep command, wall time (of ``checkout``'s code if given)."""
+    command = [sys.executable, "-m", "sim"] if checkout else [rapport()]
+    env = {**os.environ, "TQDM_DISABLE": "1", **({"PYTHONPATH": str(checkout)} if checkout else {})}
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        proc = subprocess.run([rapport(), "-m", f"seed=range({jobs})", *SETTINGS, *extra, f"results_dir={tmp}"],
-                              capture_output=True, text=True, cwd=tmp, env={**os.environ, "TQDM_DISABLE": "1"})
+        proc = subprocess.run([*command, "-m", f"seed=range({jobs})", *SETTINGS, *extra, f"results_dir={tmp}"],
+                              capture_output=True, text=True, cwd=tmp, env=env)
         seconds = time.perf_counter() - start
         if proc.returncode:
             raise SystemExit(proc.stderr[-2000:])
@@ -98,18 +105,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=40)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--before", type=Path, help="checkout of another commit, whose CLI sweep is timed too")
+    ap.add_argument("--after", type=Path, help="checkout timed instead of this one (with --before)")
     args = ap.parse_args()
     info, load0 = machine(), os.getloadavg()[0]
-    compute, cli = [], []
-    for _ in range(args.repeats):  # interleaved, so that both see the same load
+    compute, cli, before = [], [], []
+    after = args.after.resolve() if args.after else None
+    for r in range(args.repeats):  # interleaved, so that all see the same load
         compute.append(compute_seconds(args.jobs))
-        cli.append(cli_seconds(args.jobs, []))
+        if args.before and r % 2 == 0:
+            before.append(cli_seconds(args.jobs, [], args.before.resolve()))
+        cli.append(cli_seconds(args.jobs, [], after))
+        if args.before and r % 2 == 1:
+            before.append(cli_seconds(args.jobs, [], args.before.resolve()))
+        print(f"repeat {r + 1}: compute {compute[-1]:.1f} s, CLI {cli[-1]:.1f} s"
+              + (f", CLI before {before[-1]:.1f} s" if before else "") + f"; load {os.getloadavg()[0]:.1f}", flush=True)
     c, w = statistics.median(compute), statistics.median(cli)
     print(f"machine: {info.get('cpu')}, {info.get('cores')} cores; load {load0:.1f} -> {os.getloadavg()[0]:.1f}")
     print(f"{args.jobs} jobs of {' '.join(SETTINGS)} (2 arms each), medians of {args.repeats}:")
     print(f"  (a) compute in one process   {c:7.2f} s  ({c / args.jobs * 1000:.0f} ms per job)")
     print(f"  (b) CLI sweep, wall time     {w:7.2f} s  ({(w - c) / args.jobs * 1000:.0f} ms overhead per job)")
     print(f"  ratio (b)/(a)                {w / c:7.2f}    target <= {TARGET}: {'PASS' if w / c <= TARGET else 'MISS'}")
+    if before:
+        b = statistics.median(before)
+        pairs = [x / y for x, y in zip(cli, before)]
+        print(f"  (b) of {args.before}: {b:7.2f} s, ratio to (a) {b / c:.2f}; after/before per repeat "
+              f"{', '.join(f'{x:.2f}' for x in pairs)} (median {statistics.median(pairs):.2f})")
     for name, seconds in parts().items():
         print(f"  {name:<55s} {seconds:6.2f} s")
 

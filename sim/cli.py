@@ -46,6 +46,7 @@ from .params import ParameterError
 from .preflight import check_slips, hydra_arguments, one_line, preflight, strategy_paths
 from .resources import CONFIG_DIR
 from .schema import experiment_spec, register, run_name
+from .sweeper import register as register_sweeper
 
 __all__ = ["CONFIG_DIR", "main", "one_line", "preflight", "run_name"]
 
@@ -79,6 +80,7 @@ _resolvers()
 
 def _setup(argv: list[str] | None = None) -> None:
     register()
+    register_sweeper()
     _resolvers()
     loky_workers_die_with_parent()  # the joblib launcher's workers end with the sweep
     config_dir = hydra_arguments(argv or []).config_dir

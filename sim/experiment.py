@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .events import check_writable, partition, write_events
-from .limits import cores, worker_init
+from .limits import SMALL_WORK, cores, worker_init
 from .results import MARKET_KEYS, Results
 from .schema import ExperimentSpec
 from .switch import describe_practice
@@ -116,13 +116,6 @@ def _set_threads(n: int) -> None:
 
 
 # --- an experiment --------------------------------------------------------------------------
-# Below this much work (customer-weeks, holdouts included) ``workers=0`` runs in this process:
-# starting worker processes (each imports Rapport and loads the compiled kernels, about a
-# second, more on a loaded machine) would cost more than it saves; the kernels still use
-# every core through their own threads.
-SMALL_WORK = 20_000_000
-
-
 def _workers(requested: int, tasks: int, work: float = math.inf) -> int:
     """Processes for ``tasks`` runs: as requested (0 = one per core, or 1 for little work),
     never more than the cores or the runs."""
@@ -216,15 +209,29 @@ def _work(spec: ExperimentSpec, market_of: dict[int, int], holdout_tasks: list) 
     return work
 
 
+# Worker processes kept for the next experiment of this process (by number of workers): the
+# jobs of a sweep run one after another in one process, and each would otherwise start its
+# own workers, each importing Rapport and loading the compiled kernels (seconds per job).
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """The kept pool of ``workers`` processes, started if there is none (or it broke)."""
+    pool = _POOLS.get(workers)
+    if pool is None or getattr(pool, "_broken", False):
+        # spawn: the parent may hold threads (tqdm, the kernel's thread pool); forking those is unsafe.
+        # Workers end with the parent, even when it is killed, and leave Ctrl-C to it (worker_init).
+        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                                     initializer=worker_init, initargs=(os.getpid(),))
+    return pool
+
+
 def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: Any, holdout_job: Any,
                     workers: int, out: dict, holdouts: dict, bar: Any) -> None:
-    """Run the holdouts and arms in ``workers`` processes, filling ``out`` and ``holdouts``;
-    the runs left (if the workers could not start) are the caller's."""
-    # spawn: the parent may hold threads (tqdm, the kernel's thread pool); forking those is unsafe.
-    # Workers end with the parent, even when it is killed, and leave Ctrl-C to it (worker_init).
+    """Run the holdouts and arms in ``workers`` processes (kept for the next experiment),
+    filling ``out`` and ``holdouts``; the runs left (if the workers could not start) are the caller's."""
     try:
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                   initializer=worker_init, initargs=(os.getpid(),))
+        pool = _pool(workers)
         try:
             with _ctrl_c_to_parent_only():
                 running = {pool.submit(*holdout_job(*t)): ("holdout", t) for t in holdout_tasks}
@@ -244,9 +251,9 @@ def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: 
                         bar.update()
                         LOG.info("arm %d: replication %d done", t[0] + 1, t[1] + 1)
         except BaseException:  # Ctrl-C, a failed run: stop the other runs now rather than wait for them
+            _POOLS.pop(workers, None)
             _stop(pool)
             raise
-        pool.shutdown()
     except BrokenProcessPool:
         # A worker could not start, e.g. a script without `if __name__ == "__main__":`
         # or code read from stdin: the runs left are done here, one after another.

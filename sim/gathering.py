@@ -4,7 +4,6 @@ one comparison, written to ``<folder>/comparison/``.
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 import time
@@ -55,29 +54,22 @@ def find_complete_job(sweep: Path, overrides: list[str], config_yaml: str) -> Pa
 
 def expected_jobs(folder: Path) -> list[list[str]] | None:
     """The override lists of every job of the sweep recorded in ``folder/multirun.yaml``
-    (Hydra's basic sweeper: the product of the swept values), or None if unknown."""
+    (Rapport's or Hydra's basic sweeper: the product of the swept values), or None if unknown."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from .sweeper import jobs
 
     try:
         cfg = yaml.safe_load((folder / "multirun.yaml").read_text()) or {}
         hydra_cfg = cfg.get("hydra") or {}
         sweeper = hydra_cfg.get("sweeper") or {}
-        if "BasicSweeper" not in str(sweeper.get("_target_", "")):
+        if not str(sweeper.get("_target_", "")).endswith(("BasicSweeper", "RapportSweeper")):
             return None
         given = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
         given += [str(o) for o in (hydra_cfg.get("overrides") or {}).get("task") or []]
-        values: dict[str, list[str]] = {}
-        for o in OverridesParser.create().parse_overrides(given):
-            key = o.get_key_element()
-            if not o.is_sweep_override():
-                values[key] = [f"{key}={o.get_value_element_as_str()}"]
-            elif o.is_discrete_sweep() and o.value_type.name != "GLOB_CHOICE_SWEEP":
-                values[key] = [f"{key}={v}" for v in o.sweep_string_iterator()]
-            else:
-                return None
+        return jobs(OverridesParser.create().parse_overrides(given))
     except Exception:  # no record, or one this check cannot read: only the folders found are listed
         return None
-    return [list(combo) for combo in itertools.product(*values.values())]
 
 
 def sweep_state(folder: Path, runs: list[Path]) -> list[str]:

@@ -63,6 +63,13 @@ def available_bytes() -> int | None:
     return min(found) if found else None
 
 
+# Below this much work (customer-weeks, holdouts included) ``workers=0`` means one process:
+# starting worker processes (each imports Rapport and loads the compiled kernels, about a
+# second, more on a loaded machine) would cost more than it saves; the kernels still use
+# every core through their own threads.
+SMALL_WORK = 20_000_000
+
+
 def run_bytes(customers: int, ties: int) -> int:
     """Peak memory of one run of one arm (market, holdout, customers table)."""
     return customers * (RUN_BYTES_PER_CUSTOMER + RUN_BYTES_PER_TIE * ties)

@@ -4,8 +4,9 @@ The rules themselves live one per module in ``sim/mechanisms/`` (see its ``MECHA
 this module runs them: ``step`` advances a population by one week in one compiled pass
 (numba) over the structure of arrays, split into fixed chunks that run in parallel, where
 ``_customers`` loads each customer's state, calls the mechanisms in order (inlined) and
-stores the state back; a second, serial pass delivers word of mouth (``_listen``); a third
-takes the end-of-week totals (``_census``).
+stores the state back, and adds the customer to the end-of-week totals (``_tally``); a
+second, serial pass delivers word of mouth (``_listen``) and corrects the totals for the
+few listeners whose state it changed.
 
 Random numbers are common to all strategies: the uniform for customer i and decision j
 (``DRAWS``) in a given week is a fixed hash of the week's key and (i, j), the key coming
@@ -88,7 +89,7 @@ KERNEL_PARAMS = tuple(PARAMS) + DERIVED
 K = namedtuple("K", KERNEL_PARAMS)
 Arrays = namedtuple("Arrays", [f.name for f in FIELDS])
 
-# End-of-week state totals computed by ``_census``; columns by name (``CS.<name>``).
+# End-of-week state totals (``_tally``); columns by name (``CS.<name>``).
 CENSUS = ("known", "opted_in", "trust_sum", "affinity_sum", "fatigue_sum", "ever_ours",
           *(f"stage_{name}" for name in STAGES), "experienced")
 CS = namedtuple("CS", CENSUS)(*range(len(CENSUS)))
@@ -176,16 +177,9 @@ def step_markets(markets: list, draws: Draws, c: Coefficients) -> list[dict]:
         nb.set_num_threads(1)
     try:
         if len(args) == 1:
-            s, ties, plan, ev, said, counts, money, census = args[0]
-            _week(s, ties, plan, c.attention, c.k, draws.key, ev, said, counts, money)
-            _census(s, census)
+            _week(*args[0][:3], c.attention, c.k, draws.key, *args[0][3:])
         else:
-            (s, ties, plan, ev, said, counts, money, census), (h, h_ties, h_plan, h_ev, h_said, h_counts, h_money,
-                                                               h_census) = args
-            _week_twins(s, ties, plan, ev, said, counts, money, h, h_ties, h_plan, h_ev, h_said, h_counts, h_money,
-                        c.attention, c.k, draws.key)
-            _census(s, census)
-            _census(h, h_census)
+            _week_twins(*args[0], *args[1], c.attention, c.k, draws.key)
     finally:
         nb.set_num_threads(threads)
     return [_totals(pop, a[5], a[6], a[7]) for (pop, _, _), a in zip(markets, args)]
@@ -206,47 +200,51 @@ def _totals(pop: Population, counts: np.ndarray, money: np.ndarray, census: np.n
 
 
 @nb.njit(cache=True, parallel=True)
-def _week(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money):
+def _week(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census):
     """The week of every customer: the fused pass in parallel chunks, then word of mouth."""
     n = s.trust.shape[0]
     chunks = counts.shape[0]
     for c in nb.prange(chunks):
-        _customers(s, ties, plan, attention_by_channel, k, key, ev, said, counts[c], money[c],
+        _customers(s, ties, plan, attention_by_channel, k, key, ev, said, counts[c], money[c], census[c],
                    c * n // chunks, (c + 1) * n // chunks)
-    _listen(s, k, ev, said, counts[0])
+    _listen(s, k, ev, said, counts[0], census[0])
 
 
 @nb.njit(cache=True, parallel=True)
-def _week_twins(s, ties, plan, ev, said, counts, money, h, h_ties, h_plan, h_ev, h_said, h_counts, h_money,
-                attention_by_channel, k, key):
+def _week_twins(s, ties, plan, ev, said, counts, money, census, h, h_ties, h_plan, h_ev, h_said, h_counts, h_money,
+                h_census, attention_by_channel, k, key):
     """The week of two markets of the same size (a market and its holdout twin) under the
     same draws: both fused passes in one loop, then each market's word of mouth."""
     n = s.trust.shape[0]
     chunks = counts.shape[0]
     for c in nb.prange(chunks):
-        _twins(s, ties, plan, ev, said, counts[c], money[c], h, h_ties, h_plan, h_ev, h_said, h_counts[c],
-               h_money[c], attention_by_channel, k, key, c * n // chunks, (c + 1) * n // chunks)
-    _listen(s, k, ev, said, counts[0])
-    _listen(h, k, h_ev, h_said, h_counts[0])
+        _twins(s, ties, plan, ev, said, counts[c], money[c], census[c], h, h_ties, h_plan, h_ev, h_said, h_counts[c],
+               h_money[c], h_census[c], attention_by_channel, k, key, c * n // chunks, (c + 1) * n // chunks)
+    _listen(s, k, ev, said, counts[0], census[0])
+    _listen(h, k, h_ev, h_said, h_counts[0], h_census[0])
 
 
 # The pass and the listeners are compiled without reference counting (``_nrt=False``: they
 # allocate nothing): numba otherwise counts references to the arrays handed to each inlined
 # mechanism, once per customer and call, which made the week about twice as slow.
 @nb.njit(cache=True, _nrt=False)
-def _customers(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, lo, hi):
-    """The week of customers lo..hi-1 (word of mouth is only said here)."""
+def _customers(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census, lo, hi):
+    """The week of customers lo..hi-1 (word of mouth is only said here), each then counted in
+    the chunk's end-of-week totals ``census`` (a second pass over the state would cost more)."""
     for i in range(lo, hi):
         _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, i)
+        _tally(census, s, i, 1.0)
 
 
 @nb.njit(cache=True, _nrt=False)
-def _twins(s, ties, plan, ev, said, counts, money, h, h_ties, h_plan, h_ev, h_said, h_counts, h_money,
-           attention_by_channel, k, key, lo, hi):
+def _twins(s, ties, plan, ev, said, counts, money, census, h, h_ties, h_plan, h_ev, h_said, h_counts, h_money,
+           h_census, attention_by_channel, k, key, lo, hi):
     """The week of customers lo..hi-1 in a market (``s``) and its twin (``h``), customer by customer."""
     for i in range(lo, hi):
         _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, i)
+        _tally(census, s, i, 1.0)
         _customer(h, h_ties, h_plan, attention_by_channel, k, key, h_ev, h_said, h_counts, h_money, i)
+        _tally(h_census, h, i, 1.0)
 
 
 @nb.njit(cache=True, inline="always")
@@ -311,8 +309,10 @@ def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, mon
 
 
 @nb.njit(cache=True, _nrt=False)
-def _listen(s, k, ev, said, counts):
-    """Word of mouth, second half: listeners heed what was said to them (serial, in customer order)."""
+def _listen(s, k, ev, said, counts, census):
+    """Word of mouth, second half: listeners heed what was said to them (serial, in customer
+    order); each listener's part of the end-of-week totals is taken again (in ``census``, the
+    first chunk's row), since hearing changes trust, known and opted in."""
     n = s.trust.shape[0]
     for i in range(n):
         if said[i] != SILENT:
@@ -320,25 +320,23 @@ def _listen(s, k, ev, said, counts):
     for i in range(n):
         e = ev[i]
         if e & HEARD:
+            _tally(census, s, i, -1.0)
             trust, known, opted_in, e = hear(k, (e & E.heard_praise) != 0, (e & E.heard_warning) != 0,
                                              float(s.trust[i]), s.known[i], s.opted_in[i], e, counts)
             s.trust[i], s.known[i], s.opted_in[i], ev[i] = trust, known, opted_in, e
+            _tally(census, s, i, 1.0)
 
 
-@nb.njit(cache=True, parallel=True)
-def _census(s, out):
-    """End-of-week state totals per chunk (rows of ``out``), in CENSUS order."""
-    n = s.trust.shape[0]
-    chunks = out.shape[0]
-    for c in nb.prange(chunks):
-        row = out[c]
-        for i in range(c * n // chunks, (c + 1) * n // chunks):
-            row[FIRST_STAGE + s.stage[i]] += 1.0
-            if s.known[i]:
-                row[CS.known] += 1.0
-                row[CS.opted_in] += s.opted_in[i]
-                row[CS.trust_sum] += s.trust[i]
-                row[CS.affinity_sum] += s.affinity[i]
-                row[CS.fatigue_sum] += s.fatigue[i]
-            row[CS.ever_ours] += s.ever_ours[i]
-            row[CS.experienced] += s.ever_ours[i]
+@nb.njit(cache=True, inline="always")
+def _tally(row, s, i, sign):
+    """Add (sign 1) or take back (sign -1) customer i's end-of-week state in the totals
+    ``row``, in CENSUS order."""
+    row[FIRST_STAGE + s.stage[i]] += sign
+    if s.known[i]:
+        row[CS.known] += sign
+        row[CS.opted_in] += sign * s.opted_in[i]
+        row[CS.trust_sum] += sign * s.trust[i]
+        row[CS.affinity_sum] += sign * s.affinity[i]
+        row[CS.fatigue_sum] += sign * s.fatigue[i]
+    row[CS.ever_ours] += sign * s.ever_ours[i]
+    row[CS.experienced] += sign * s.ever_ours[i]

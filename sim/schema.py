@@ -21,7 +21,7 @@ from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 from .dealership import MARKET_SETTINGS, resolve_settings, split_settings
 from .metrics import OUTCOMES
 from .params import PARAMS, ParameterError, validate
-from .limits import check_output_dir, plan_workers
+from .limits import SMALL_WORK, check_output_dir, plan_workers
 from .strategies import is_strategy_path, load_strategy
 from .switch import CurrentPractice
 
@@ -213,6 +213,9 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False, overrides: 
         overrides: The command line's overrides: when they change the experiment file's
             arms, the name and question are derived from the arms run (``describe_run``).
 
+    ``workers=0`` also means one process for an experiment under ``SMALL_WORK``
+    customer-weeks: worker processes cost more than they save there (measured for the jobs of
+    a sweep even with the workers kept from job to job, see docs/benchmarks.md).
     ``workers`` is capped at the cores, the runs and the memory available (``sim.limits``).
 
     Raises:
@@ -237,8 +240,9 @@ def experiment_spec(cfg: Any, name: str, shared_cores: bool = False, overrides: 
                              f"lockstep); to compare against a strategy, make it an arm and set experiment.baseline")
     strategy = plain(cfg.get("strategy")) if "strategy" in cfg else None
     arms, baseline, comparisons = _arms_and_comparisons(exp, strategy, shared)
-    if workers == 0 and shared_cores:
-        workers = 1  # the launcher already spreads jobs over the cores
+    work = horizon * reps * sum(2 * a.params["customers"] for a in arms)  # customer-weeks, holdouts included
+    if workers == 0 and (shared_cores or work < SMALL_WORK):
+        workers = 1  # the launcher already spreads jobs over the cores, or starting workers costs more
     workers = plan_workers(workers, len(arms) * reps, max(a.params["customers"] for a in arms),
                            max(a.params["social_ties"] for a in arms), len(arms))
     metric = cfg.get("optimized_metric", "profit")

@@ -150,3 +150,28 @@ def test_parallel_replications_give_the_same_results_as_serial(hydra_ctx):
     parallel = run_experiment(spec_for([*SMALL, "workers=2"]), progress=False)
     pd.testing.assert_frame_equal(serial.weekly, parallel.weekly)
     pd.testing.assert_frame_equal(serial.summary, parallel.summary)
+
+
+def test_workers_zero_runs_a_small_experiment_in_one_process(hydra_ctx):
+    """``workers=0`` (one per core) starts no worker processes for a small experiment, as
+    each job of a sweep of small runs is: starting them costs more than they save."""
+    from sim.limits import SMALL_WORK, cores
+
+    small = spec_for(["market.customers=2000", "horizon_weeks=104", "replications=2", "workers=0"])
+    assert small.horizon_weeks * small.replications * 2 * sum(a.params["customers"] for a in small.arms) < SMALL_WORK
+    assert small.workers == 1
+    big = spec_for(["market.customers=100000", "horizon_weeks=104", "replications=2", "workers=0"])
+    assert big.workers == min(cores(), 2 * len(big.arms))
+
+
+def test_worker_processes_are_kept_for_the_next_experiment(hydra_ctx):
+    """The jobs of a sweep run one after another in one process: the next experiment reuses
+    the worker processes of the last instead of starting (and importing Rapport in) its own."""
+    from sim import experiment
+
+    spec = spec_for([*SMALL, "workers=2"])
+    first = run_experiment(spec, progress=False)
+    workers = set(experiment._POOLS[2]._processes)
+    second = run_experiment(spec, progress=False)
+    assert set(experiment._POOLS[2]._processes) == workers and len(workers) == 2
+    pd.testing.assert_frame_equal(first.weekly, second.weekly)

@@ -148,3 +148,26 @@ def test_optuna_sweeps_through_the_command_line(tmp_path):
     jobs = [p for p in sweep.iterdir() if p.is_dir() and p.name != COMPARISON]
     assert len(jobs) == 3 and all((p / MARKER).is_file() for p in jobs)
     assert (sweep / COMPARISON / "report.html").is_file()
+
+
+# --- the default sweeper ----------------------------------------------------------------------
+def test_the_default_sweeper_runs_the_jobs_of_hydras_basic_sweeper(tmp_path):
+    """Rapport's sweeper (each job composed once) makes the same jobs in the same order as
+    Hydra's basic sweeper, also in batches; and the gathering knows its record."""
+    from sim.gathering import expected_jobs, recorded_overrides
+
+    def jobs_of(*extra: str) -> tuple[list, Path]:
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        assert main(["-m", "strategy=constant_sales,reciprocal_value", "seed=0,1", "workers=1",
+                     "market.customers=300", "horizon_weeks=10", "replications=1", "report=false",
+                     f"results_dir={out}", *extra]) == 0
+        [sweep] = list((out / "multirun").iterdir())
+        folders = sorted((p for p in sweep.iterdir() if p.is_dir() and p.name != COMPARISON), key=lambda p: int(p.name))
+        return [[o for o in recorded_overrides(p) if not o.startswith("results_dir=")] for p in folders], sweep
+
+    ours, sweep = jobs_of()
+    assert "RapportSweeper" in (sweep / "multirun.yaml").read_text()
+    assert len(ours) == 4
+    assert [[o for o in job if not o.startswith("results_dir=")] for job in expected_jobs(sweep)] == ours
+    assert jobs_of("hydra/sweeper=basic")[0] == ours
+    assert jobs_of("hydra.sweeper.max_batch_size=3")[0] == ours
