@@ -20,7 +20,7 @@ TINY = ["customers=300", "horizon_weeks=40", "replications=2", "workers=1"]
 PLANTED = 0.2  # attention_email; its plausible range is [0.12, 0.4]
 
 
-def test_loss_is_zero_at_the_figures_and_any_point_in_every_band_beats_any_point_outside():
+def test_loss_is_zero_at_the_middles_and_any_point_in_every_band_beats_any_point_outside():
     t = (Target("a", "open_rate_email", 0.2, 0.1, 0.3, "s", 2019), Target("b", "visits_per_email", 0.02, 0.0, 0.04,
                                                                           "s", 2019))
     assert loss(t, np.array([0.2, 0.02])) == 0
@@ -28,6 +28,8 @@ def test_loss_is_zero_at_the_figures_and_any_point_in_every_band_beats_any_point
     assert worst_inside < loss(t, np.array([0.301, 0.02])) and worst_inside < loss(t, np.array([0.2, 0.0401]))
     assert loss(t, np.array([0.301, 0.02])) < loss(t, np.array([0.301, 0.0401]))  # two outside: worse
     assert loss(t, np.array([np.nan, 0.02])) >= 100  # a target the run cannot measure
+    edge = (Target("c", "visits_per_email", 0.026, 0.026, 0.029, "s", 2019),)  # a figure at the edge of its band
+    assert loss(edge, np.array([0.0275])) == 0 < loss(edge, np.array([0.026]))  # the middle wins, not the edge
 
 
 @pytest.mark.slow
