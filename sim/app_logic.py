@@ -298,12 +298,20 @@ def parse_seed(text: Any) -> int:
     return value
 
 
+def on_grid(control: Control, value: Any) -> Any:
+    """``value`` on the slider's steps: a calibrated default (e.g. rival_pull 2.077) would
+    otherwise be moved by the slider when shown, which counts as a change and ends the lesson."""
+    if control.kind != "float" or not control.step:
+        return value
+    return round(round(value / control.step) * control.step, 10)
+
+
 def default_controls() -> dict[str, Any]:
     """Every control at its starting value: the default preset and the model defaults."""
     out = preset_controls(DEFAULT_PRESET)
     out["budget"] = NO_LIMIT
     for c in MARKET_CONTROLS:
-        out[c.name] = PARAMS[c.name].default
+        out[c.name] = on_grid(c, PARAMS[c.name].default)
     out["seed"] = DEFAULT_SEED
     return out
 

@@ -602,3 +602,15 @@ def test_dashboard_in_browser(browser, tmp_path):
             out, _ = proc.communicate()
     log = out.decode(errors="replace")
     assert "Traceback" not in log, log[-3000:]
+
+
+def test_every_starting_control_value_lies_on_its_sliders_steps():
+    """A slider moves a value off its steps when shown, which ends the lesson: calibrated
+    defaults (rival_pull 2.077...) start on the grid."""
+    from sim.app_logic import MARKET_CONTROLS, STRATEGY_CONTROLS, default_controls
+
+    values = default_controls()
+    for c in (*MARKET_CONTROLS, *STRATEGY_CONTROLS):
+        if c.kind == "float" and c.step:
+            steps = values[c.name] / c.step
+            assert abs(steps - round(steps)) < 1e-9, (c.name, values[c.name])
