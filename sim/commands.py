@@ -108,3 +108,15 @@ def run_info(started: float, seed_policy: str, spec: Any) -> dict:
     return {**git_commit(), "argv": sys.argv,
             "started": datetime.fromtimestamp(started, timezone.utc).isoformat(timespec="seconds"),
             "seconds": round(time.time() - started, 2), "seed_policy": seed_policy, "spec": asdict(spec)}
+
+
+def write_section(path: Path, markers: tuple[str, str], section: str) -> None:
+    """Replace the text between ``markers`` (start, end) of a Markdown file with ``section``:
+    the file is written whole under a temporary name, then renamed (``make validation``,
+    ``make studies``)."""
+    text = Path(path).read_text()
+    head, rest = text.split(markers[0], 1)
+    tail = rest.split(markers[1], 1)[1]
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    tmp.write_text(f"{head}{markers[0]}\n{section}\n{markers[1]}{tail}")
+    tmp.replace(path)

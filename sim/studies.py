@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .analysis import mean_ci
+from .commands import write_section
 from .metrics import money
 from .params import PARAMS, ParameterError, validate
 from .strategies import load_strategy
@@ -163,16 +164,6 @@ def markdown(sweep: pd.DataFrame, regimes: pd.DataFrame, command: str) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace the text between the markers of ``path`` (written whole, then renamed)."""
-    text = path.read_text()
-    head, rest = text.split(MARKERS[0], 1)
-    tail = rest.split(MARKERS[1], 1)[1]
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(f"{head}{MARKERS[0]}\n{section}\n{MARKERS[1]}{tail}")
-    tmp.replace(path)
-
-
 def main(argv: list[str]) -> int:
     """``python -m sim.studies [customers=N] [seeds=N] [weeks=N] [doc=PATH]``."""
     settings = {"customers": 10_000, "seeds": 5, "weeks": 260, "doc": "docs/verdict.md"}
@@ -188,7 +179,7 @@ def main(argv: list[str]) -> int:
     sweep = frequency_sweep(customers=settings["customers"], weeks=settings["weeks"], seeds=seeds)
     table = regime_table(customers=settings["customers"], weeks=settings["weeks"], seeds=seeds)
     command = "python -m sim.studies " + " ".join(argv) if argv else "python -m sim.studies"
-    write_section(Path(settings["doc"]), markdown(sweep, table, command.strip()))
+    write_section(Path(settings["doc"]), MARKERS, markdown(sweep, table, command.strip()))
     print(f"studies: wrote {settings['doc']}")
     return 0
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .commands import fresh_folder, publish, read_settings, run_info, staging_folder
+from .commands import fresh_folder, publish, read_settings, run_info, staging_folder, write_section
 from .events import check_writable
 from .params import ParameterError, validate
 from .quantities import QUANTITY, Run
@@ -238,16 +238,6 @@ def has_markers(text: str) -> bool:
     return MARKERS[0] in text and MARKERS[1] in text.split(MARKERS[0], 1)[1]
 
 
-def write_markdown_section(path: Path, section: str) -> None:
-    """Replace the text between the validation markers of a Markdown file."""
-    text = Path(path).read_text()
-    head, rest = text.split(MARKERS[0], 1)
-    tail = rest.split(MARKERS[1], 1)[1]
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    tmp.write_text(f"{head}{MARKERS[0]}\n{section}\n{MARKERS[1]}{tail}")
-    tmp.replace(path)
-
-
 # --- the results folder ----------------------------------------------------------------------
 def write_validation(res: ValidationResults, final_dir: Path, started: float) -> Path:
     """Write the results folder under ``<final_dir>.incomplete``, ``COMPLETE`` last, then rename it."""
@@ -291,7 +281,7 @@ def main(argv: list[str]) -> int:
     out = write_validation(res, fresh_folder(Path(spec.results_dir), "validation"), started)
     if spec.docs:
         command = " ".join(["rapport validate", *(a for a in argv if not a.startswith(("docs=", "results_dir=")))])
-        write_markdown_section(Path(spec.docs), markdown_section(res, command, datetime.now().strftime("%Y-%m-%d")))
+        write_section(Path(spec.docs), MARKERS, markdown_section(res, command, datetime.now().strftime("%Y-%m-%d")))
     print(summary_text(res))
     print(f"\nResults: {out}\nReport:  {out / 'validation.html'}")
     return 0
