@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis import mean_ci, payback_week
+from .analysis import MIN_REPLICATIONS, mean_ci, payback_week
 from .params import ParameterError
 from .rules import Coefficients, Draws, step
 from .state import Population
@@ -142,9 +142,7 @@ def break_even(gap: pd.DataFrame) -> tuple[float, float, float, float]:
     share = float(np.mean(~np.isnan(each)))
     if share < 1:
         return (payback_week(weeks, gap.mean(axis=1).to_numpy()), math.nan, math.nan, share)
-    mean, lo, hi = mean_ci(each)
-    if each.size < 3:
-        lo = hi = math.nan
+    mean, lo, hi = mean_ci(each, MIN_REPLICATIONS)
     return (mean, max(lo, float(weeks[0])) if not math.isnan(lo) else lo, hi, share)
 
 
