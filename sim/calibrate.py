@@ -7,23 +7,34 @@ Each trial runs the market under ``strategy`` for ``replications`` seeds and mea
 target of ``targets`` (``sim.validation.measure``); its loss is
 
     sum over targets of [outside the band] (1 + (distance to the band / band width)^2)
-                        + 0.05 (distance of the mean from the band's middle / band width)^2
+                        + (0.9 / targets) (distance of the mean from the band's middle / half the band)^2
 
-so that a point with every target in its band beats every point without (for fewer than
-80 targets), fewer targets outside beats more, and among points with every target in its
-band the one nearer the middles of the bands wins: a fit at the edge of a band (where several
-published figures sit, e.g. the lowest click rate) would leave it on other seeds. A target the run cannot measure adds ``UNMEASURED``.
+so that a point with every target in its band beats every point without (the pull towards
+the middles adds up to less than 0.9 inside the bands), fewer targets outside beats more,
+and among points with every target in its band the one nearer the middles of the bands
+wins: a fit at the edge of a band (where several published figures sit, e.g. the lowest
+click rate) would leave it on other seeds. A target the run cannot measure adds ``UNMEASURED``.
 
 Seed policy: common random numbers. Every trial of every restart runs with the same seeds
 ``seed + r``, so trials differ by their parameters, not by their draws.
 
-Identification: the best value of each parameter in each restart, and their spread as a
-share of the plausible range; a parameter the targets pin down comes out alike in every
-restart, one they do not inform wanders (the report says so). This is the skeleton of
-issue 9's calibration: no profile likelihood yet, no HTML report.
+Confirmation (``confirm``): the best trial of hundreds is partly the luckiest on the search
+seeds (the winner's curse), and would leave its bands on others. So the ``confirm`` best
+distinct trials of all restarts are run again on ``confirm_replications`` new seeds
+(``seed + 1000 + r``, none of the search's) and the one with the lowest loss there is the
+fit; ``fit.csv`` reports its values on those seeds.
+
+Identification, two ways: (1) the best value of each parameter in each restart and their
+spread as a share of the plausible range: a parameter the targets pin down comes out alike
+in every restart, one they do not inform wanders; (2) with ``profile=N``, a one-at-a-time
+profile: each parameter on N points across its plausible range, the others held at the fit,
+on the search seeds; ``parameters.csv`` gives the range of values over which no more targets
+leave their bands than at the fit (narrow: the targets pin the parameter down). It is not a
+profile likelihood (the others are not re-fitted at each point).
 
 The results folder (``<results_dir>/calibration/<time>``) holds ``parameters.csv``
-(identification), ``fit.csv`` (the validation table at the best point), ``trials.csv``,
+(identification), ``fit.csv`` (the validation table at the fit), ``trials.csv``,
+``confirmation.csv``, ``profile.csv``, ``calibration.html`` (the report),
 ``calibrated.yaml`` (the fitted and fixed parameters, flat: ``RelationshipModel(**params)``),
 ``configs/<group>/calibrated.yaml`` (for ``rapport --config-dir <folder>/configs
 behaviour=calibrated ...``) and ``meta.json``, written under a ``.incomplete`` name and
@@ -55,11 +66,13 @@ from .targets import Target, load_targets
 from .validation import table
 
 INTEGER_SETTINGS = {"trials": (1, 100_000), "restarts": (1, 100), "replications": (1, 1000),
-                    "seed": (0, 2**32 - 1), "horizon_weeks": (1, 5200), "workers": (0, 1024)}
+                    "seed": (0, 2**32 - 1 - 2000), "horizon_weeks": (1, 5200), "workers": (0, 1024),
+                    "confirm": (0, 1000), "confirm_replications": (1, 1000), "profile": (0, 101)}
 DEFAULT_PARAMS = ("attention_email", "visit_rate", "unsubscribe_rate")
 NOT_FITTED = ("customers", "burn_in_weeks")  # the simulated market's size and burn-in, not properties of it
 UNMEASURED = 100.0  # loss of a target the run cannot measure
-MIDDLE_WEIGHT = 0.05  # the pull towards the middle of each band, inside it
+MIDDLE_SHARE = 0.9  # the pull towards the middles of the bands: at most this much, all targets inside
+CONFIRM_SEEDS = 1000  # confirmation seeds are seed + 1000 + r: none of the search's (replications <= 1000)
 SPREAD_IDENTIFIED = 0.1  # best values of the restarts within this share of the plausible range: identified
 EDGE = 0.02  # a best value this close (share of the range) to an end of the plausible range is at its edge
 
@@ -79,6 +92,9 @@ class CalibrationSpec:
     horizon_weeks: int = 260
     fixed: dict = field(default_factory=lambda: {"customers": 2000})
     workers: int = 0
+    confirm: int = 5  # best distinct trials run again on new seeds; the best there is the fit (0: none)
+    confirm_replications: int = 5  # new seeds per confirmed trial: seed + 1000 + r
+    profile: int = 0  # points per parameter of the one-at-a-time profile (0: none)
     results_dir: str = "results"
     defaults: str = ""  # if set, also write the fitted values there as the shipped defaults (``make calibration``)
 
@@ -100,6 +116,8 @@ def parse(argv: list[str]) -> tuple[CalibrationSpec, tuple[Target, ...]]:
         validate(spec.fixed)
     except ParameterError as err:
         raise ParameterError(f"parameters: {err}") from None
+    if spec.profile in (1, 2):
+        raise ParameterError(f"profile={spec.profile}: expected 0 (no profile) or at least 3 points per parameter")
     targets = load_targets(spec.targets)
     names = [t.name for t in targets]
     unknown = [n for n in spec.fit if n not in names]
@@ -126,15 +144,20 @@ def check_params(params: tuple[str, ...], fixed: dict) -> None:
 def loss(targets: tuple[Target, ...], means: np.ndarray) -> float:
     """The distance of the model's means from the targets (see the module docstring)."""
     total = 0.0
+    pull = MIDDLE_SHARE / max(len(targets), 1)
     for t, m in zip(targets, means):
         if math.isnan(m):
             total += UNMEASURED
             continue
         width = t.hi - t.lo
         outside = max(0.0, t.lo - m, m - t.hi) / width
-        middle = (t.lo + t.hi) / 2
-        total += (1.0 + outside**2 if outside > 0 else 0.0) + MIDDLE_WEIGHT * ((m - middle) / width) ** 2
+        total += (1.0 + outside**2 if outside > 0 else 0.0) + pull * ((m - (t.lo + t.hi) / 2) / (width / 2)) ** 2
     return float(total)
+
+
+def outside_count(targets: tuple[Target, ...], means: np.ndarray) -> int:
+    """How many targets' means are outside their bands (or not measured)."""
+    return sum(1 for t, m in zip(targets, means) if math.isnan(m) or not t.within(m))
 
 
 def suggest(trial: Any, name: str) -> float | int:
@@ -168,38 +191,123 @@ def run_restart(spec: CalibrationSpec, targets: tuple[Target, ...], restart: int
 class CalibrationResults:
     spec: CalibrationSpec
     targets: tuple[Target, ...]
-    best: dict  # the fitted parameters of the best restart
+    best: dict  # the fitted parameters (the confirmed best point)
     identification: pd.DataFrame  # one row per parameter
-    fit: pd.DataFrame  # the validation table at the best point
+    fit: pd.DataFrame  # the validation table at the fit (on the confirmation seeds if confirmed)
     trials: pd.DataFrame
+    confirmation: pd.DataFrame  # one row per confirmed candidate (empty without confirm)
+    profile: pd.DataFrame  # one row per parameter and point (empty without profile)
+
+
+def seeds_of(spec: CalibrationSpec, confirmation: bool = False) -> list[int]:
+    """The search's seeds ``seed + r``, or the confirmation's ``seed + 1000 + r``."""
+    if confirmation:
+        return [spec.seed + CONFIRM_SEEDS + r for r in range(spec.confirm_replications)]
+    return [spec.seed + r for r in range(spec.replications)]
+
+
+def candidates(studies: list, spec: CalibrationSpec) -> list[tuple[dict, float, np.ndarray]]:
+    """The ``confirm`` (at least one) best distinct trials of all restarts, best first:
+    (parameters, search loss, per-seed values)."""
+    finished = sorted((t for s in studies for t in s.trials if t.value is not None), key=lambda t: t.value)
+    out, seen = [], set()
+    for t in finished:
+        key = tuple(sorted(t.params.items()))
+        if key not in seen:
+            seen.add(key)
+            out.append((dict(t.params), float(t.value), np.array(t.user_attrs["values"], dtype=float)))
+        if len(out) >= max(spec.confirm, 1):
+            break
+    return out
+
+
+def confirm(spec: CalibrationSpec, targets: tuple[Target, ...], found: list) -> tuple[int, np.ndarray, pd.DataFrame]:
+    """Run each candidate on the confirmation seeds: (index of the best there, its per-seed
+    values, one row per candidate)."""
+    from .validation import measure_seeds
+
+    rows, values = [], []
+    for rank, (params, search_loss, _) in enumerate(found):
+        v = measure_seeds(targets, {**spec.fixed, **params}, spec.strategy, spec.horizon_weeks,
+                          seeds_of(spec, confirmation=True), spec.workers)
+        means = np.nanmean(v, axis=0)
+        values.append(v)
+        rows.append({"search_rank": rank + 1, "search_loss": search_loss, "confirmation_loss": loss(targets, means),
+                     "outside": outside_count(targets, means), **params})
+    table_ = pd.DataFrame(rows)
+    chosen = int(table_["confirmation_loss"].idxmin())
+    return chosen, values[chosen], table_.assign(chosen=table_.index == chosen)
+
+
+def profile(spec: CalibrationSpec, targets: tuple[Target, ...], best: dict) -> pd.DataFrame:
+    """Each fitted parameter on ``spec.profile`` points across its plausible range and at its
+    fitted value, the others at ``best``, on the search seeds: the loss and the targets outside
+    at each point."""
+    from .validation import measure_seeds
+
+    rows = []
+    for name in spec.params:
+        lo, hi = PARAMS[name].plausible
+        grid = np.linspace(lo, hi, spec.profile)
+        points = {int(round(g)) for g in grid} if PARAMS[name].kind is int else {float(g) for g in grid}
+        for value in sorted(points | {best[name]}):  # the fit itself: the profile passes through it
+            v = measure_seeds(targets, {**spec.fixed, **best, name: value}, spec.strategy, spec.horizon_weeks,
+                              seeds_of(spec), spec.workers)
+            means = np.nanmean(v, axis=0)
+            rows.append({"parameter": name, "value": value, "loss": loss(targets, means),
+                         "outside": outside_count(targets, means),
+                         **{t.name: m for t, m in zip(targets, means)}})
+    return pd.DataFrame(rows)
+
+
+def identification(spec: CalibrationSpec, studies: list, best: dict, profiled: pd.DataFrame,
+                   outside_at_fit: int) -> pd.DataFrame:
+    """One row per parameter: the fit, the restarts' best values and their spread, and (with a
+    profile) the range of values keeping no more targets outside than at the fit."""
+    rows = []
+    for name in spec.params:
+        lo, hi = PARAMS[name].plausible
+        found = [s.best_params[name] for s in studies]
+        spread = (max(found) - min(found)) / (hi - lo)
+        row = {"parameter": name, "plausible_lo": lo, "plausible_hi": hi, "best": best[name],
+               "restart_mean": float(np.mean(found)),
+               "restart_sd": float(np.std(found, ddof=1)) if len(found) > 1 else math.nan,
+               "restart_spread": spread, **{f"restart_{k}": v for k, v in enumerate(found)},
+               "identified": bool(len(found) > 1 and spread <= SPREAD_IDENTIFIED),
+               "at_edge": bool(min(best[name] - lo, hi - best[name]) <= EDGE * (hi - lo))}
+        if not profiled.empty:
+            mine = profiled[profiled["parameter"] == name]
+            good = mine.loc[mine["outside"] <= outside_at_fit, "value"]
+            row["profile_lo"], row["profile_hi"] = float(good.min()), float(good.max())  # the fit is among them
+            row["profile_share"] = (row["profile_hi"] - row["profile_lo"]) / (hi - lo)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def run_calibration(spec: CalibrationSpec, targets: tuple[Target, ...]) -> CalibrationResults:
-    """Every restart; the best point overall; each parameter's spread over the restarts."""
+    """Every restart; the best trials confirmed on new seeds; the identification of each parameter."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of an unmeasured target
         studies = [run_restart(spec, targets, k) for k in range(spec.restarts)]
-    best_study = min(studies, key=lambda s: s.best_value)
-    rows = []
-    for name in spec.params:
-        lo, hi = PARAMS[name].plausible
-        found = [s.best_params[name] for s in studies]
-        best = best_study.best_params[name]
-        spread = (max(found) - min(found)) / (hi - lo)
-        rows.append({"parameter": name, "plausible_lo": lo, "plausible_hi": hi,
-                     "best": best, "restart_mean": float(np.mean(found)),
-                     "restart_sd": float(np.std(found, ddof=1)) if len(found) > 1 else math.nan,
-                     "restart_spread": spread, **{f"restart_{k}": v for k, v in enumerate(found)},
-                     "identified": bool(len(found) > 1 and spread <= SPREAD_IDENTIFIED),
-                     "at_edge": bool(min(best - lo, hi - best) <= EDGE * (hi - lo))})
+        found = candidates(studies, spec)
+        if spec.confirm:
+            chosen, values, confirmed = confirm(spec, targets, found)
+            seeds = seeds_of(spec, confirmation=True)
+        else:
+            chosen, values, confirmed, seeds = 0, found[0][2], pd.DataFrame(), seeds_of(spec)
+        best = found[chosen][0]
+        profiled = profile(spec, targets, best) if spec.profile else pd.DataFrame()
     trials = pd.concat([s.trials_dataframe(attrs=("number", "value", "params")).assign(restart=k)
                         for k, s in enumerate(studies)], ignore_index=True)
-    values = np.array(best_study.best_trial.user_attrs["values"], dtype=float)
-    under = f"strategy {spec.strategy}, best of {spec.restarts} x {spec.trials} trials, {spec.replications} seeds"
-    fit = table(targets, values, under).assign(loss=best_study.best_value)
-    return CalibrationResults(spec, targets, dict(best_study.best_params), pd.DataFrame(rows), fit, trials)
+    means = np.nanmean(values, axis=0)
+    outside_at_search = outside_count(targets, np.nanmean(found[chosen][2], axis=0))
+    under = (f"strategy {spec.strategy}, best of {spec.restarts} x {spec.trials} trials"
+             + (f" confirmed among {len(found)}" if spec.confirm else "") + f", seeds {seeds[0]}-{seeds[-1]}")
+    fit = table(targets, values, under).assign(loss=loss(targets, means))
+    return CalibrationResults(spec, targets, best, identification(spec, studies, best, profiled, outside_at_search),
+                              fit, trials, confirmed, profiled)
 
 
 # --- the results folder ----------------------------------------------------------------------
@@ -215,6 +323,8 @@ def write_calibration(res: CalibrationResults, final_dir: Path, started: float) 
     res.identification.to_csv(staging / "parameters.csv", index=False)
     res.fit.to_csv(staging / "fit.csv", index=False)
     res.trials.to_csv(staging / "trials.csv", index=False)
+    res.confirmation.to_csv(staging / "confirmation.csv", index=False)
+    res.profile.to_csv(staging / "profile.csv", index=False)
     params = calibrated_parameters(res)
     head = f"# rapport calibrate against {res.spec.targets} ({datetime.now():%Y-%m-%d})\n"
     (staging / "calibrated.yaml").write_text(head + yaml.safe_dump(params, sort_keys=False))
@@ -223,12 +333,22 @@ def write_calibration(res: CalibrationResults, final_dir: Path, started: float) 
         if mine:
             (staging / "configs" / group).mkdir(parents=True)
             (staging / "configs" / group / "calibrated.yaml").write_text(head + yaml.safe_dump(mine, sort_keys=False))
-    info = {**run_info(started, f"common random numbers: every trial runs seeds {res.spec.seed} + r "
-                                f"({res.spec.replications} per trial); restart k samples with seed "
-                                f"{res.spec.seed} + k", res.spec),
+    info = {**run_info(started, seed_policy(res.spec), res.spec),
             "loss": float(res.fit["loss"].iloc[0]), "calibrated": params}
     (staging / "meta.json").write_text(json.dumps(info, indent=2, default=str))
+    from .calibration_report import write_report
+
+    write_report(res, staging / "calibration.html", info)
     return publish(staging, final_dir, f"{info['started']} rapport calibrate {info['commit']}")
+
+
+def seed_policy(spec: CalibrationSpec) -> str:
+    text = (f"common random numbers: every trial runs seeds {spec.seed} + r ({spec.replications} per trial); "
+            f"restart k samples with seed {spec.seed} + k")
+    if spec.confirm:
+        text += (f"; the {spec.confirm} best trials run again on seeds {spec.seed + CONFIRM_SEEDS} + r "
+                 f"({spec.confirm_replications}), the best there is the fit")
+    return text
 
 
 def write_defaults(res: CalibrationResults, path: Path, argv: list[str]) -> None:
@@ -244,23 +364,34 @@ def write_defaults(res: CalibrationResults, path: Path, argv: list[str]) -> None
     tmp.replace(path)
 
 
+def identification_words(row: Any) -> str:
+    """How well one parameter is identified, in words (restarts, and the profile if run)."""
+    words = "identified" if row.identified else "NOT identified (restarts disagree)"
+    if row.at_edge:
+        words += ", at the edge of its plausible range"
+    if hasattr(row, "profile_share"):
+        words += (f"; as good as the fit (no more targets outside) for {row.profile_lo:.4g} to {row.profile_hi:.4g}, "
+                  f"{row.profile_share:.0%} of the range")
+    return words
+
+
 def summary_text(res: CalibrationResults, folder: Path) -> str:
     """The fitted parameters, their identification and the fit, as terminal lines."""
     from .validation import OUTSIDE, WITHIN, interval
 
     lines = [f"Calibration against {res.spec.targets}: loss {res.fit['loss'].iloc[0]:.4g} "
-             f"(best of {res.spec.restarts} restarts x {res.spec.trials} trials)"]
+             f"(best of {res.spec.restarts} restarts x {res.spec.trials} trials"
+             + (f", confirmed on {res.spec.confirm_replications} new seeds" if res.spec.confirm else "") + ")"]
     for row in res.identification.itertuples():
-        verdict = "identified" if row.identified else "NOT identified (restarts disagree)"
-        if row.at_edge:
-            verdict += ", at the edge of its plausible range"
         lines.append(f"  {row.parameter} = {row.best:.4g}  restarts {row.restart_mean:.4g} +- {row.restart_sd:.2g}, "
-                     f"spread {row.restart_spread:.0%} of [{row.plausible_lo:g}, {row.plausible_hi:g}]: {verdict}")
+                     f"spread {row.restart_spread:.0%} of [{row.plausible_lo:g}, {row.plausible_hi:g}]: "
+                     f"{identification_words(row)}")
     for row in res.fit.itertuples():
         mark = WITHIN if row.status == WITHIN else OUTSIDE if row.status == OUTSIDE else row.status
         lines.append(f"  {row.target}: {mark}, model {interval(row)}")
     groups = " ".join(f"{g}=calibrated" for g in GROUPS if (folder / "configs" / g).is_dir())
     lines.append(f"Use: rapport --config-dir {folder / 'configs'} {groups}")
+    lines.append(f"Report: {folder / 'calibration.html'}")
     return "\n".join(lines)
 
 
@@ -273,10 +404,15 @@ Fit parameters to a targets file with Optuna (TPE) under common random numbers.
   strategy=reciprocal_value   the dealer's practice the targets are measured under
   trials=30 restarts=3        trials per restart; restarts show how well each parameter is identified
   replications=2 seed=0       seeds per trial: seed + r, the same for every trial
+  confirm=5 confirm_replications=5
+                      the best 5 distinct trials run again on 5 new seeds (seed + 1000 + r);
+                      the best there is the fit (confirm=0: the search's best)
+  profile=0           points per parameter of a one-at-a-time profile (0: none, else 3 or more)
   horizon_weeks=260 workers=0 results_dir=results
   defaults=PATH       also write the fitted values to PATH as shipped defaults (make calibration)
   NAME=value          any other parameter, fixed (default customers=2000)
-Writes <results_dir>/calibration/<time>/ with calibrated.yaml and configs/<group>/calibrated.yaml."""
+Writes <results_dir>/calibration/<time>/ with calibration.html, calibrated.yaml and
+configs/<group>/calibrated.yaml."""
 
 
 def main(argv: list[str]) -> int:

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import jinja2  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from .validation import OUTSIDE, WITHIN, band, interval, measured_under, show  # noqa: E402
 
@@ -22,10 +23,11 @@ if TYPE_CHECKING:
     from .validation import ValidationResults
 
 
-def figure(res: "ValidationResults") -> bytes:
-    """One row per target, on the scale of its band (0 = lo, 1 = hi): the band, the published
-    figure and the model's mean with its 95% interval. PNG bytes."""
-    t = res.table.iloc[::-1]
+def figure(targets: pd.DataFrame) -> bytes:
+    """One row per target of a validation table (``sim.validation.table``), on the scale of its
+    band (0 = lo, 1 = hi): the band, the published figure and the model's mean with its 95%
+    interval. PNG bytes."""
+    t = targets.iloc[::-1]
     width = (t["band_hi"] - t["band_lo"]).to_numpy()
 
     def scaled(col: str) -> np.ndarray:
@@ -61,7 +63,7 @@ def write_report(res: "ValidationResults", path: Path, info: dict) -> Path:
              "outside": r.status != WITHIN} for r in res.table.itertuples()]
     html = env.get_template("validate.html").render(
         spec=res.spec, info=info, rows=rows, under=measured_under(res.spec), OUTSIDE=OUTSIDE,
-        outside=sum(r["outside"] for r in rows), image=base64.b64encode(figure(res)).decode("ascii"))
+        outside=sum(r["outside"] for r in rows), image=base64.b64encode(figure(res.table)).decode("ascii"))
     tmp = Path(path).with_name(Path(path).name + ".tmp")
     tmp.write_text(html, encoding="utf-8")
     os.replace(tmp, path)

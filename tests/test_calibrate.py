@@ -32,6 +32,16 @@ def test_loss_is_zero_at_the_middles_and_any_point_in_every_band_beats_any_point
     assert loss(edge, np.array([0.0275])) == 0 < loss(edge, np.array([0.026]))  # the middle wins, not the edge
 
 
+@pytest.mark.parametrize("n", [1, 11, 200])
+def test_every_target_at_an_edge_of_its_band_still_beats_one_target_just_outside(n):
+    t = tuple(Target(f"t{i}", "open_rate_email", 0.2, 0.1, 0.3, "s", 2019) for i in range(n))
+    at_edges = loss(t, np.full(n, 0.3))
+    one_out = loss(t, np.array([0.3001] + [0.2] * (n - 1)))
+    assert 0.5 < at_edges < 1.0 <= one_out
+    assert loss(t, np.full(n, 0.25)) < at_edges  # and the pull towards the middles is felt: a quarter of it
+    assert loss(t, np.full(n, 0.25)) == pytest.approx(at_edges / 4)
+
+
 @pytest.mark.slow
 def test_a_planted_parameter_is_recovered_and_the_file_runs(tmp_path, capsys):
     """The target is the model's own open rate at attention_email=0.2 (same seeds): the fit finds
@@ -45,9 +55,10 @@ def test_a_planted_parameter_is_recovered_and_the_file_runs(tmp_path, capsys):
                                              "band": [figure - 0.005, figure + 0.005], "source": "the model", "year": 2026}]}))
     out = tmp_path / "results"
     assert main(["calibrate", f"targets={path}", "params=attention_email", "trials=15", "restarts=2", *TINY,
-                 "rival_pull=2.2", f"results_dir={out}"]) == 0
+                 "confirm=0", "rival_pull=2.2", f"results_dir={out}"]) == 0
     [run] = list((out / "calibration").iterdir())
-    for name in ("parameters.csv", "fit.csv", "trials.csv", "calibrated.yaml", "meta.json", MARKER):
+    for name in ("parameters.csv", "fit.csv", "trials.csv", "calibrated.yaml", "meta.json", "calibration.html",
+                 MARKER):
         assert (run / name).is_file(), name
     ident = pd.read_csv(run / "parameters.csv").iloc[0]
     assert abs(ident["best"] - PLANTED) < 0.02 and abs(ident["restart_0"] - ident["restart_1"]) < 0.03
@@ -69,6 +80,41 @@ def test_a_planted_parameter_is_recovered_and_the_file_runs(tmp_path, capsys):
     assert f"attention_email: {ident['best']}" in (done / "config.yaml").read_text()
 
 
+@pytest.mark.slow
+def test_the_fit_is_the_best_candidate_on_new_seeds_and_the_profile_passes_through_it(tmp_path):
+    """confirm: the best trials of the search run again on seeds 1000 + r; the fit is the lowest
+    loss there (not the search's best), and fit.csv holds its values on those seeds. profile:
+    each parameter on a grid and at its fit, the others at the fit, on the search's seeds."""
+    out = tmp_path / "results"
+    assert main(["calibrate", "params=attention_email,visit_rate", "trials=6", "restarts=2", *TINY, "confirm=4",
+                 "confirm_replications=2", "profile=3", f"results_dir={out}"]) == 0
+    [run] = list((out / "calibration").iterdir())
+    confirmed = pd.read_csv(run / "confirmation.csv")
+    assert len(confirmed) == 4 and confirmed["search_loss"].is_monotonic_increasing
+    chosen = confirmed.loc[confirmed["chosen"]]
+    assert len(chosen) == 1 and chosen.index[0] == confirmed["confirmation_loss"].idxmin()
+    best = {k: float(chosen[k].iloc[0]) for k in ("attention_email", "visit_rate")}
+    assert yaml.safe_load((run / "calibrated.yaml").read_text()) == best
+    targets = tuple(load_targets("published"))
+    again = measure_seeds(targets, {"customers": 300, **best}, "reciprocal_value", 40, [1000, 1001], workers=1)
+    fit = pd.read_csv(run / "fit.csv")
+    assert np.allclose(fit["model"], np.nanmean(again, axis=0), equal_nan=True)
+    assert fit["loss"].iloc[0] == pytest.approx(chosen["confirmation_loss"].iloc[0])
+    profiled = pd.read_csv(run / "profile.csv")
+    ident = pd.read_csv(run / "parameters.csv").set_index("parameter")
+    for name, value in best.items():
+        mine = profiled[profiled["parameter"] == name]
+        assert {0.12, 0.4} <= set(mine["value"].round(6)) or {0.05, 0.5} <= set(mine["value"].round(6))
+        at_fit = mine[np.isclose(mine["value"], value)]
+        assert len(at_fit) == 1  # the fit is on the profile: there no more targets are outside than at the fit
+        assert ident.loc[name, "profile_lo"] <= value <= ident.loc[name, "profile_hi"]
+        good = mine[mine["outside"] <= at_fit["outside"].iloc[0]]["value"]
+        assert ident.loc[name, "profile_lo"] == pytest.approx(good.min())
+        assert ident.loc[name, "profile_hi"] == pytest.approx(good.max())
+    html = (run / "calibration.html").read_text()
+    assert "Confirmed candidates" in html and "one-at-a-time profile" in html and html.count("<img") == 2
+
+
 @pytest.mark.parametrize("args,fragment", [
     (["params=happiness"], "params: 'happiness' is not a parameter that can be fitted"),
     (["params=customers"], "params: 'customers' is not a parameter that can be fitted"),
@@ -80,6 +126,8 @@ def test_a_planted_parameter_is_recovered_and_the_file_runs(tmp_path, capsys):
     (["trials=0"], "trials='0'"),
     (["strategy=nope"], "strategy"),
     (["colour=blue"], "colour: unknown setting"),
+    (["profile=2"], "profile=2: expected 0 (no profile) or at least 3"),
+    (["confirm=-1"], "confirm='-1'"),
 ])
 def test_bad_input_stops_with_one_line_and_writes_nothing(tmp_path, capsys, args, fragment):
     out = tmp_path / "results"
