@@ -102,13 +102,18 @@ def incremental_profit(strategy, params: dict, customers: int, weeks: int, seeds
 
 def frequency_sweep(strategies=("reciprocal_value", "constant_sales"), frequencies=FREQUENCIES, customers=10_000,
                     weeks=260, seeds=range(1, 6), params=None) -> pd.DataFrame:
-    """Incremental profit at ``weeks`` per strategy and frequency: mean and 95% interval over seeds."""
+    """Incremental profit at ``weeks`` per strategy and frequency: mean and 95% interval over
+    seeds, and the paired difference from the lowest frequency (same seeds: common random numbers)."""
     rows = []
     for strategy in strategies:
-        for f in frequencies:
+        lowest = None
+        for f in sorted(frequencies):
             final = incremental_profit(at_frequency(strategy, f), params or {}, customers, weeks, list(seeds))[:, -1]
+            lowest = final if lowest is None else lowest
             mean, lo, hi = mean_ci(final)
-            rows.append({"strategy": strategy, "frequency": f, "mean": mean, "lo": lo, "hi": hi})
+            rise, rise_lo, rise_hi = mean_ci(final - lowest)
+            rows.append({"strategy": strategy, "frequency": f, "mean": mean, "lo": lo, "hi": hi,
+                         "vs_lowest": rise, "vs_lowest_lo": rise_lo, "vs_lowest_hi": rise_hi})
     return pd.DataFrame(rows)
 
 
@@ -137,8 +142,10 @@ def regime_table(regimes=REGIMES, customers=10_000, weeks=260, seeds=range(1, 6)
     return pd.DataFrame(rows)
 
 
-def _cell(row) -> str:
-    return f"{money(row['mean'])} [{money(row['lo'])}, {money(row['hi'])}]"
+def _cell(row, column: str = "mean") -> str:
+    """``column``'s mean and interval (``<column>_lo``, ``<column>_hi``; ``lo``, ``hi`` for the mean)."""
+    lo, hi = ("lo", "hi") if column == "mean" else (f"{column}_lo", f"{column}_hi")
+    return f"{money(row[column])} [{money(row[lo])}, {money(row[hi])}]"
 
 
 def markdown(sweep: pd.DataFrame, regimes: pd.DataFrame, command: str) -> str:
@@ -148,11 +155,19 @@ def markdown(sweep: pd.DataFrame, regimes: pd.DataFrame, command: str) -> str:
              "|---|" + "---|" * sweep["strategy"].nunique()]
     for f, group in sweep.groupby("frequency"):
         lines.append(f"| {f:g} | " + " | ".join(_cell(r) for _, r in group.iterrows()) + " |")
+    lowest = sweep["frequency"].min()
+    lines += ["", f"The same, as the paired difference from {lowest:g} contacts a week (same seeds and customers: "
+              "the noise common to both frequencies cancels):", "",
+              "| frequency (contacts/week) | " + " | ".join(sweep["strategy"].unique()) + " |",
+              "|---|" + "---|" * sweep["strategy"].nunique()]
+    for f, group in sweep.groupby("frequency"):
+        lines.append(f"| {f:g} | " + " | ".join(_cell(r, "vs_lowest") for _, r in group.iterrows()) + " |")
     for strategy in sweep["strategy"].unique():
         curve = sweep[sweep["strategy"] == strategy]
         best = curve.loc[curve["mean"].idxmax()]
         where = "an interior maximum" if interior_maximum(sweep, strategy) else "no interior maximum"
-        lines.append(f"\n{strategy}: best at {best['frequency']:g} contacts a week ({where}).")
+        lines.append(f"\n{strategy}: best at {best['frequency']:g} contacts a week ({where}); "
+                     f"against {lowest:g} a week: {_cell(best, 'vs_lowest')}.")
     lines += ["", "### The ranking under plausible regimes", ""]
     for regime in REGIMES:
         if regime.name in set(regimes["regime"]):

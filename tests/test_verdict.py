@@ -62,3 +62,17 @@ def test_value_first_profit_falls_beyond_a_moderate_contact_frequency():
                       for f in (0.05, 0.3, 1.0))
     rise, fall = paired(mid, low), paired(mid, high)
     assert rise[2] > 0 and fall[1] > 0, (rise, fall)
+
+
+def test_the_frequency_sweep_pairs_each_frequency_with_the_lowest_on_the_same_seeds():
+    """docs/verdict.md's paired column: the mean over seeds of (profit at f - profit at the
+    lowest f), each seed's runs on the same customers and draws; zero at the lowest itself."""
+    from sim.studies import frequency_sweep
+
+    sweep = frequency_sweep(strategies=("constant_sales",), frequencies=(0.5, 0.05), customers=300, weeks=20,
+                            seeds=[3, 4, 5]).set_index("frequency")
+    low, high = (incremental_profit(at_frequency("constant_sales", f), {}, 300, 20, [3, 4, 5])[:, -1] for f in (0.05, 0.5))
+    assert sweep.loc[0.05, "vs_lowest"] == 0 and sweep.loc[0.5, "mean"] == pytest.approx(high.mean())
+    assert sweep.loc[0.5, "vs_lowest"] == pytest.approx((high - low).mean())
+    assert (sweep.loc[0.5, "vs_lowest_lo"], sweep.loc[0.5, "vs_lowest_hi"]) == pytest.approx(mean_ci(high - low)[1:])
+    assert not np.allclose(high, low)
