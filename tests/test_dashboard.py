@@ -410,7 +410,7 @@ def test_unknown_asset_paths_are_404_and_nothing_leaves_the_machine(outbound_tra
                             stderr=subprocess.PIPE, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_http(base + "/", proc, timeout=60)
+        _wait_for_http(base + "/", proc, timeout=180)
         for path in ("/_solara/cdn//etc/passwd", "/_solara/cdn/nonexistent@1.0/x.js", "/_solara/cdn/../../etc/passwd",
                      "/_solara/cdn/vega@5/build/vega.min.js", "/_solara/cdn/%2e%2e/%2e%2e/etc/passwd"):
             assert _status(base + path) == 404, path
@@ -428,7 +428,7 @@ def test_killing_the_dashboard_leaves_no_server_behind(sig):
     port = _free_port()
     proc = subprocess.Popen(_dashboard_command(port), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for_http(f"http://127.0.0.1:{port}/", proc, timeout=60)
+        _wait_for_http(f"http://127.0.0.1:{port}/", proc, timeout=180)
         assert _servers_on(port), "the test cannot see the server process"
         proc.send_signal(sig)
         proc.wait(timeout=15)
@@ -495,7 +495,7 @@ def test_dashboard_in_browser(browser, tmp_path):
     proc = subprocess.Popen(_dashboard_command(port), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=os.environ | {"PYTHONUNBUFFERED": "1"}, start_new_session=True)
     try:
-        _wait_for_http(url, proc, timeout=60)
+        _wait_for_http(url, proc, timeout=180)  # the server loads the kernels first: a fresh clone compiles them
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         tamper = _Tamper()
         page.route_web_socket(re.compile(r".*/kernels/.*"), tamper.route)
