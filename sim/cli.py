@@ -39,7 +39,8 @@ from .dealership import check_overrides
 from .events import check_writable
 from .experiment import quiet_mesa, run_experiment
 from .gathering import GatherCallback, find_complete_job, gather, report_problems
-from .limits import EnvironmentFault, check_output_dir, fault_line, loky_workers_die_with_parent
+from .limits import (EnvironmentFault, check_output_dir, ctrl_c_stops_within, fault_line,
+                     loky_workers_die_with_parent, say_interrupted)
 from .results import TOKEN, final_path, is_complete, load
 from .writing import COMMAND_ENV, write_results
 from .params import ParameterError
@@ -252,11 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     Exit codes: 0 done; 2 bad input (one line naming the field or file); 1 the machine
     stopped it (memory, a folder that cannot be written, a full disk), Ctrl-C, or a sweep
     with jobs that failed."""
+    console = argv is None  # the process ends after this call: a Ctrl-C's watchdog may outlive it
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _command(argv)
+        with ctrl_c_stops_within(after=console):
+            return _command(argv)
     except KeyboardInterrupt:
-        print("rapport: interrupted; unfinished results stay in folders named *.incomplete", file=sys.stderr)
+        say_interrupted()
         return 1
 
 

@@ -19,6 +19,8 @@ import errno
 import os
 import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from .params import ParameterError
@@ -137,6 +139,55 @@ def fault_line(err: OSError, doing: str) -> str:
               errno.EPERM: "choose a writable results_dir"}.get(err.errno, "check the folder and run again")
     where = f" ({err.filename})" if err.filename else ""
     return f"{doing}: {err.strerror or err}{where}; {advice}"
+
+
+INTERRUPTED = "rapport: interrupted; unfinished results stay in folders named *.incomplete"
+STOP_GRACE = 20.0  # seconds a Ctrl-C's clean stop may take before the process ends regardless
+_said_interrupted = threading.Event()
+
+
+def say_interrupted() -> None:
+    """Print the one line of a Ctrl-C, once (the watchdog and the clean stop may both try)."""
+    if not _said_interrupted.is_set():
+        _said_interrupted.set()
+        print(INTERRUPTED, file=sys.stderr, flush=True)
+
+
+def _end_now() -> None:
+    say_interrupted()
+    os._exit(1)  # worker processes end with this one (worker_init)
+
+
+@contextmanager
+def ctrl_c_stops_within(grace: float = STOP_GRACE, after: bool = True):
+    """Ctrl-C raises KeyboardInterrupt as usual, and also starts a watchdog: if the process is
+    still there ``grace`` seconds later, because a clean-up blocked (a worker pool's lock, a
+    thread that will not join; seen once in a loaded test run, cause not found), it prints the
+    interrupted line and ends at once (exit 1), leaving unfinished results as they are
+    (``*.incomplete``). With ``after`` the watchdog outlives the block, for a process that is
+    ending (the console command); without, it is cancelled when the block ends (a call from
+    Python). Only in the main thread, and only where nobody set their own Ctrl-C handler."""
+    _said_interrupted.clear()
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    watchdogs: list[threading.Timer] = []
+
+    def on_ctrl_c(signum: int, frame: object) -> None:
+        if not watchdogs:
+            watchdogs.append(threading.Timer(grace, _end_now))
+            watchdogs[0].daemon = True
+            watchdogs[0].start()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if watchdogs and not after:
+            watchdogs[0].cancel()
 
 
 def worker_init(parent: int) -> None:

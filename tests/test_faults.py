@@ -349,6 +349,43 @@ def test_ctrl_c_prints_one_line_and_stops_the_workers(tmp_path):  # cases 3 and 
     assert not complete_runs(tmp_path) and list(tmp_path.rglob(f"*{INCOMPLETE}"))
 
 
+BLOCKED_CLEAN_UP = """
+import sys, threading, time
+from sim import limits
+with limits.ctrl_c_stops_within(grace=1.0, after={after}):
+    try:
+        print("ready", flush=True)
+        time.sleep(60)
+    except KeyboardInterrupt:
+        {clean_up}
+print("alive", flush=True)
+time.sleep(2)
+print("still alive", flush=True)
+"""
+
+
+@pytest.mark.parametrize("after", [True, False])
+def test_a_ctrl_c_whose_clean_up_blocks_still_ends_the_process_with_its_one_line(after):  # case 3
+    """The watchdog: a clean-up that never ends (here a lock taken twice) does not keep the
+    process: the line is printed and it ends with exit 1 shortly after the grace period."""
+    script = BLOCKED_CLEAN_UP.format(after=after, clean_up="lock = threading.Lock(); lock.acquire(); lock.acquire()")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and err.strip() == limits.INTERRUPTED and out == ""
+
+
+def test_after_a_clean_stop_in_python_the_watchdog_is_called_off():
+    """Called from Python (``after=False``) a Ctrl-C that was handled does not end the process later."""
+    script = BLOCKED_CLEAN_UP.format(after=False, clean_up="pass")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and out == "alive\nstill alive\n" and err == ""
+
+
 # --- resumable sweeps, partial and damaged comparisons (cases 7, 8) ---------------------------
 @pytest.mark.slow
 def test_a_broken_sweep_is_reported_partial_resumed_and_damage_is_named(tmp_path):  # cases 7 and 8
