@@ -87,10 +87,15 @@ def test_the_fit_is_the_best_candidate_on_new_seeds_and_the_profile_passes_throu
     each parameter on a grid and at its fit, the others at the fit, on the search's seeds."""
     out = tmp_path / "results"
     assert main(["calibrate", "params=attention_email,visit_rate", "trials=6", "restarts=2", *TINY, "confirm=4",
-                 "confirm_replications=2", "profile=3", f"results_dir={out}"]) == 0
+                 "confirm_replications=2", "polish=3", "profile=3", f"results_dir={out}"]) == 0
     [run] = list((out / "calibration").iterdir())
     confirmed = pd.read_csv(run / "confirmation.csv")
-    assert len(confirmed) == 4 and confirmed["search_loss"].is_monotonic_increasing
+    polished = pd.read_csv(run / "polish.csv")
+    assert set(polished["pass"]) == {1, 2} and set(polished["parameter"]) == {"attention_email", "visit_rate"}
+    if (confirmed["from"] == "polish").any():  # the polish moved: its point comes first, below the search's best
+        assert list(confirmed["from"]) == ["polish"] + ["search"] * 4
+        assert confirmed["search_loss"].iloc[0] == pytest.approx(polished["loss"].min())
+    assert len(confirmed[confirmed["from"] == "search"]) == 4 and confirmed["search_loss"].is_monotonic_increasing
     chosen = confirmed.loc[confirmed["chosen"]]
     assert len(chosen) == 1 and chosen.index[0] == confirmed["confirmation_loss"].idxmin()
     best = {k: float(chosen[k].iloc[0]) for k in ("attention_email", "visit_rate")}
@@ -126,7 +131,8 @@ def test_the_fit_is_the_best_candidate_on_new_seeds_and_the_profile_passes_throu
     (["trials=0"], "trials='0'"),
     (["strategy=nope"], "strategy"),
     (["colour=blue"], "colour: unknown setting"),
-    (["profile=2"], "profile=2: expected 0 (no profile) or at least 3"),
+    (["profile=2"], "profile=2: expected 0 (none) or at least 3"),
+    (["polish=1"], "polish=1: expected 0 (none) or at least 3"),
     (["confirm=-1"], "confirm='-1'"),
 ])
 def test_bad_input_stops_with_one_line_and_writes_nothing(tmp_path, capsys, args, fragment):
