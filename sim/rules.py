@@ -4,9 +4,9 @@ The rules themselves live one per module in ``sim/mechanisms/`` (see its ``MECHA
 this module runs them: ``step`` advances a population by one week in one compiled pass
 (numba) over the structure of arrays, split into fixed chunks that run in parallel, where
 ``_customers`` loads each customer's state, calls the mechanisms in order (inlined) and
-stores the state back, and adds the customer to the end-of-week totals (``_tally``); a
-second, serial pass delivers word of mouth (``_listen``) and corrects the totals for the
-few listeners whose state it changed.
+stores the state back, and adds the customer to the end-of-week totals from the values it
+just stored (``_count``); a second, serial pass delivers word of mouth (``_listen``) and
+corrects the totals for the few listeners whose state it changed.
 
 Random numbers are common to all strategies: the uniform for customer i and decision j
 (``DRAWS``) in a given week is a fixed hash of the week's key and (i, j), the key coming
@@ -250,12 +250,10 @@ def _customers(s, ties, plan, attention_by_channel, k, key, ev, said, counts, mo
     contacts nobody (``contacting`` false)."""
     if contacting:
         for i in range(np.uint64(lo), np.uint64(hi)):
-            _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, i, True, NO_TWIN)
-            _tally(census, s, i, 1.0)
+            _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census, i, True, NO_TWIN)
     else:
         for i in range(np.uint64(lo), np.uint64(hi)):
-            _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, i, False, NO_TWIN)
-            _tally(census, s, i, 1.0)
+            _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census, i, False, NO_TWIN)
 
 
 @nb.njit(cache=True, _nrt=False, error_model="numpy")
@@ -264,14 +262,13 @@ def _twins(s, ties, plan, ev, said, counts, money, census, h, h_ties, h_plan, h_
     """The week of customers lo..hi-1 in a market (``s``) and its no-contact twin (``h``),
     customer by customer; the twin takes the customer's need when its car is as old."""
     for i in range(np.uint64(lo), np.uint64(hi)):
-        twin = _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, i, True, NO_TWIN)
-        _tally(census, s, i, 1.0)
-        _customer(h, h_ties, h_plan, attention_by_channel, k, key, h_ev, h_said, h_counts, h_money, i, False, twin)
-        _tally(h_census, h, i, 1.0)
+        twin = _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census, i, True, NO_TWIN)
+        _customer(h, h_ties, h_plan, attention_by_channel, k, key, h_ev, h_said, h_counts, h_money, h_census, i, False,
+                  twin)
 
 
 @nb.njit(cache=True, inline="always")
-def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, i, contacting, twin):
+def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census, i, contacting, twin):
     """The mechanisms, in order, for customer i; returns (car's age, cycle, need) for its twin.
 
     State that rarely changes is loaded and stored only when it may change (a sale, a due
@@ -302,13 +299,12 @@ def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, mon
     visited, e = visit(k, key, i, opened and fitting, attended, need, e, counts)
     buying, bought_us, u_us, u_rival = purchase(k, key, i, need, offer_read, heed, rival_relevant, relationship,
                                                 lapsed, trust, affinity, owner, counts)
-    vehicle = serviced = 0.0
+    vehicle, serviced, won_back = 0.0, 0.0, False
     if buying:
         vehicle_age, service_due, owner, known, opted_in, ever_ours, purchases, affinity, vehicle, e = sale(
             k, key, i, buying, bought_us, offer_read, float(s.spend[i]), vehicle_age, service_due, owner, known,
             opted_in, s.ever_ours[i], s.purchases[i], affinity, e, counts, money)
         s.owner[i], s.known[i], s.ever_ours[i], s.purchases[i] = owner, known, ever_ours, purchases
-    won_back = False
     if service_due <= 0:
         service_due, trust, affinity, reminded, serviced_with_us, service_visits, serviced, won_back, e = service(
             k, key, i, relationship, lapsed, bought_us, service_due, vehicle_age, owner, trust, affinity,
@@ -329,6 +325,7 @@ def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, mon
         money[M.cost] += cost + attendee_cost
     s.margin[i] += vehicle + serviced
     ev[i] = e
+    _count(census, 1.0, stage, known, opted_in, trust, affinity, fatigue, s.ever_ours[i])
     return age, cycle, need
 
 
@@ -384,12 +381,20 @@ def _listen(s, k, ev, said, counts, census):
 def _tally(row, s, i, sign):
     """Add (sign 1) or take back (sign -1) customer i's end-of-week state in the totals
     ``row``, in CENSUS order."""
-    row[FIRST_STAGE + s.stage[i]] += sign
-    if s.known[i]:
+    _count(row, sign, s.stage[i], s.known[i], s.opted_in[i], s.trust[i], s.affinity[i], s.fatigue[i], s.ever_ours[i])
+
+
+@nb.njit(cache=True, inline="always")
+def _count(row, sign, stage, known, opted_in, trust, affinity, fatigue, ever_ours):
+    """Add (sign 1) or take back (sign -1) a customer's end-of-week state, as stored (trust,
+    affinity and fatigue rounded to float32), in the totals ``row``: the pass counts each
+    customer from the values it has just stored, without reading them back."""
+    row[FIRST_STAGE + stage] += sign
+    if known:
         row[CS.known] += sign
-        row[CS.opted_in] += sign * s.opted_in[i]
-        row[CS.trust_sum] += sign * s.trust[i]
-        row[CS.affinity_sum] += sign * s.affinity[i]
-        row[CS.fatigue_sum] += sign * s.fatigue[i]
-    row[CS.ever_ours] += sign * s.ever_ours[i]
-    row[CS.experienced] += sign * s.ever_ours[i]
+        row[CS.opted_in] += sign * opted_in
+        row[CS.trust_sum] += sign * np.float32(trust)
+        row[CS.affinity_sum] += sign * np.float32(affinity)
+        row[CS.fatigue_sum] += sign * np.float32(fatigue)
+    row[CS.ever_ours] += sign * ever_ours
+    row[CS.experienced] += sign * ever_ours
