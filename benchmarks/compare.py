@@ -5,7 +5,10 @@ DIR is a checkout of another commit (``git archive <commit> | tar -x -C DIR``). 
 times one fresh process per checkout, alternating which goes first, each importing ``sim``
 from its own directory: a market of ``--customers`` steps ``--weeks`` weeks after two
 warm-up weeks, one market and with the holdout twin. The machine is shared, so the figure
-to read is the median over rounds of the per-round ratio after / before.
+to read is the median over rounds of the per-round ratio after / before. Each is given twice:
+from wall time, and from the process's CPU time (``*_cpu``: not slowed by the time other
+processes hold the core, so steadier on a busy machine; meaningful with one thread only, as
+waiting threads' spinning counts as CPU time).
 """
 
 from __future__ import annotations
@@ -33,10 +36,15 @@ out = {{}}
 for holdout in (False, True):
     m = RelationshipModel(customers={n}, strategy={strategy!r}, rng=1, holdout=holdout, journeys=0)
     m.run(2)
-    times = []
+    times, cpu = [], []
     for _ in range({weeks}):
-        t = time.perf_counter(); m.step(); times.append(time.perf_counter() - t)
-    out["holdout" if holdout else "one_market"] = {n} / statistics.median(times)
+        t, c = time.perf_counter(), time.process_time()
+        m.step()
+        times.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    key = "holdout" if holdout else "one_market"
+    out[key] = {n} / statistics.median(times)
+    out[key + "_cpu"] = {n} / statistics.median(cpu)
 print(json.dumps(out))
 """
 
@@ -65,7 +73,7 @@ def main(argv=None) -> int:
     info = machine()
     print(f"{info['cpu']}, {info['cores']} cores, numba {info.get('numba')}, {args.threads} thread(s); "
           f"load average {info['load_average_1min']:.2f}; {args.customers:,} customers, median of {args.weeks} weeks")
-    ratios: dict[str, list[float]] = {"one_market": [], "holdout": []}
+    ratios: dict[str, list[float]] = {"one_market": [], "holdout": [], "one_market_cpu": [], "holdout_cpu": []}
     for r in range(args.rounds):
         order = ("before", "after") if r % 2 == 0 else ("after", "before")
         got = {name: probe(roots[name], args.customers, args.weeks, args.strategy, args.threads) for name in order}

@@ -4,9 +4,9 @@ The rules themselves live one per module in ``sim/mechanisms/`` (see its ``MECHA
 this module runs them: ``step`` advances a population by one week in one compiled pass
 (numba) over the structure of arrays, split into fixed chunks that run in parallel, where
 ``_customers`` loads each customer's state, calls the mechanisms in order (inlined) and
-stores the state back, and adds the customer to the end-of-week totals (``_tally``); a
-second, serial pass delivers word of mouth (``_listen``) and corrects the totals for the
-few listeners whose state it changed.
+stores the state back, and adds the customer to the end-of-week totals from the values it
+just stored (``_count``); a second, serial pass delivers word of mouth (``_listen``) and
+corrects the totals for the few listeners whose state it changed.
 
 Random numbers are common to all strategies: the uniform for customer i and decision j
 (``DRAWS``) in a given week is a fixed hash of the week's key and (i, j), the key coming
@@ -95,6 +95,7 @@ CENSUS = ("known", "opted_in", "trust_sum", "affinity_sum", "fatigue_sum", "ever
 CS = namedtuple("CS", CENSUS)(*range(len(CENSUS)))
 FIRST_STAGE = CS.stage_prospect  # stage columns follow STAGES, so column = FIRST_STAGE + stage
 PARALLEL_FROM = 100_000  # smaller markets run on one thread: starting threads costs more than it saves
+NO_TWIN = (-1, -1.0, 0.0)  # a customer stepped without a twin: no car is -1 weeks old
 CHUNKS = 64  # customers are processed in this many fixed chunks (in parallel); results do not depend on threads
 
 
@@ -158,9 +159,9 @@ def step_markets(markets: list, draws: Draws, c: Coefficients) -> list[dict]:
     ``markets`` holds (population, policy, events or None) per market. Returns each market's
     counts and money, as ``step`` does.
 
-    Two markets (the treated market and its holdout twin) run in one pass: each customer's
-    week in the first market, then in the second, in the same loop iteration (about 6 %
-    faster than two passes). Every market's numbers are the same as when stepped alone.
+    A market and its no-contact twin (the holdout) run in one pass: each customer's week in
+    the first market, then in the second, in the same loop iteration (about 6 % faster than
+    two passes). Every market's numbers are the same as when stepped alone.
     """
     assert len(markets) in (1, 2), "one market, or a market and its twin"
     n = markets[0][0].n
@@ -168,21 +169,30 @@ def step_markets(markets: list, draws: Draws, c: Coefficients) -> list[dict]:
     args = []
     for pop, policy, events in markets:
         assert pop.n == n, "markets stepped together have the same size"
-        args.append((Arrays(*(getattr(pop, f.name) for f in FIELDS)), pop.ties, weekly_plan(pop, policy, c),
+        plan = weekly_plan(pop, policy, c)
+        args.append((Arrays(*(getattr(pop, f.name) for f in FIELDS)), pop.ties, plan,
                      np.empty(n, np.uint32) if events is None else events, np.empty(n, np.int32),
                      np.zeros((chunks, len(COUNTS)), np.int64), np.zeros((chunks, len(MONEY)), np.float64),
-                     np.zeros((chunks, len(CENSUS)), np.float64)))
+                     np.zeros((chunks, len(CENSUS)), np.float64), contacts_anyone(plan)))
     threads = nb.get_num_threads()
     if n < PARALLEL_FROM:
         nb.set_num_threads(1)
     try:
-        if len(args) == 1:
-            _week(*args[0][:3], c.attention, c.k, draws.key, *args[0][3:])
+        if len(args) == 2 and not args[1][8]:  # a market and its no-contact twin: one pass
+            _week_twins(*args[0][:8], *args[1][:8], c.attention, c.k, draws.key)
         else:
-            _week_twins(*args[0], *args[1], c.attention, c.k, draws.key)
+            for a in args:
+                _week(*a[:3], c.attention, c.k, draws.key, *a[3:])
     finally:
         nb.set_num_threads(threads)
     return [_totals(pop, a[5], a[6], a[7]) for (pop, _, _), a in zip(markets, args)]
+
+
+def contacts_anyone(plan: Plan) -> bool:
+    """Whether the week's plan may contact anyone: some segment's contact chance
+    (frequency x thin, see ``contact``) is above zero. A plan that contacts nobody runs the
+    pass compiled without our contact (``_customer``'s ``contacting``)."""
+    return bool(plan.thin > 0.0 and (plan.frequency > 0.0).any())
 
 
 def _totals(pop: Population, counts: np.ndarray, money: np.ndarray, census: np.ndarray) -> dict:
@@ -200,21 +210,21 @@ def _totals(pop: Population, counts: np.ndarray, money: np.ndarray, census: np.n
 
 
 @nb.njit(cache=True, parallel=True)
-def _week(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census):
+def _week(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census, contacting):
     """The week of every customer: the fused pass in parallel chunks, then word of mouth."""
     n = s.trust.shape[0]
     chunks = counts.shape[0]
     for c in nb.prange(chunks):
         _customers(s, ties, plan, attention_by_channel, k, key, ev, said, counts[c], money[c], census[c],
-                   c * n // chunks, (c + 1) * n // chunks)
+                   c * n // chunks, (c + 1) * n // chunks, contacting)
     _listen(s, k, ev, said, counts[0], census[0])
 
 
 @nb.njit(cache=True, parallel=True)
 def _week_twins(s, ties, plan, ev, said, counts, money, census, h, h_ties, h_plan, h_ev, h_said, h_counts, h_money,
                 h_census, attention_by_channel, k, key):
-    """The week of two markets of the same size (a market and its holdout twin) under the
-    same draws: both fused passes in one loop, then each market's word of mouth."""
+    """The week of two markets of the same size, a market and its no-contact twin (the
+    holdout), under the same draws: both fused passes in one loop, then each market's word of mouth."""
     n = s.trust.shape[0]
     chunks = counts.shape[0]
     for c in nb.prange(chunks):
@@ -226,46 +236,55 @@ def _week_twins(s, ties, plan, ev, said, counts, money, census, h, h_ties, h_pla
 
 # The pass and the listeners are compiled without reference counting (``_nrt=False``: they
 # allocate nothing): numba otherwise counts references to the arrays handed to each inlined
-# mechanism, once per customer and call, which made the week about twice as slow.
-@nb.njit(cache=True, _nrt=False)
-def _customers(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census, lo, hi):
+# mechanism, once per customer and call, which made the week about twice as slow. The
+# customer index is unsigned in the pass: numba then indexes the arrays without the fix-up
+# for negative indices (a sign test and an add, with the array's length, per access). The
+# pass divides only by nonzero numbers (the cycle, 1 + e^-x, a positive rate), so it is
+# compiled with numpy's error model: no test for division by zero, the same numbers; and a
+# number left unused, as ``_aged``'s unused need, is not computed at all.
+@nb.njit(cache=True, _nrt=False, error_model="numpy")
+def _customers(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census, lo, hi, contacting):
     """The week of customers lo..hi-1 (word of mouth is only said here), each then counted in
-    the chunk's end-of-week totals ``census`` (a second pass over the state would cost more)."""
-    for i in range(lo, hi):
-        _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, i)
-        _tally(census, s, i, 1.0)
+    the chunk's end-of-week totals ``census`` (a second pass over the state would cost more).
+    Two copies of the loop: with our contact, and compiled without it for a plan that
+    contacts nobody (``contacting`` false)."""
+    if contacting:
+        for i in range(np.uint64(lo), np.uint64(hi)):
+            _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census, i, True, NO_TWIN)
+    else:
+        for i in range(np.uint64(lo), np.uint64(hi)):
+            _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census, i, False, NO_TWIN)
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, error_model="numpy")
 def _twins(s, ties, plan, ev, said, counts, money, census, h, h_ties, h_plan, h_ev, h_said, h_counts, h_money,
            h_census, attention_by_channel, k, key, lo, hi):
-    """The week of customers lo..hi-1 in a market (``s``) and its twin (``h``), customer by customer."""
-    for i in range(lo, hi):
-        _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, i)
-        _tally(census, s, i, 1.0)
-        _customer(h, h_ties, h_plan, attention_by_channel, k, key, h_ev, h_said, h_counts, h_money, i)
-        _tally(h_census, h, i, 1.0)
+    """The week of customers lo..hi-1 in a market (``s``) and its no-contact twin (``h``),
+    customer by customer; the twin takes the customer's need when its car is as old."""
+    for i in range(np.uint64(lo), np.uint64(hi)):
+        twin = _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census, i, True, NO_TWIN)
+        _customer(h, h_ties, h_plan, attention_by_channel, k, key, h_ev, h_said, h_counts, h_money, h_census, i, False,
+                  twin)
 
 
 @nb.njit(cache=True, inline="always")
-def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, i):
-    """The mechanisms, in order, for customer i.
+def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, money, census, i, contacting, twin):
+    """The mechanisms, in order, for customer i; returns (car's age, cycle, need) for its twin.
 
     State that rarely changes is loaded and stored only when it may change (a sale, a due
-    service, a change of flag), to keep the pass's memory traffic to what the week needs.
+    service, a change of flag). ``contacting`` is a constant at each call site; false (a plan
+    that contacts nobody), the compiler drops our contact and what follows from it. ``twin``: see ``_aged``.
     """
-    moved = moves_away(k, key, i, counts)
-    if moved:
-        (s.stage[i], s.known[i], s.opted_in[i], s.owner[i], s.trust[i], s.affinity[i], s.fatigue[i], s.reciprocity[i],
-         s.ever_ours[i], s.serviced_with_us[i], s.reminded[i]) = newcomer(k)
+    moved = _moved(s, k, key, i, counts)
     stage, known, opted_in, owner, trust = s.stage[i], s.known[i], s.opted_in[i], s.owner[i], float(s.trust[i])
     relationship = in_relationship(stage)
     lapsed = stage == LAPSED
-    vehicle_age, service_due, affinity, need = time_passes(
-        k, s.vehicle_age[i], s.service_due[i], float(s.affinity[i]), float(s.cycle[i]))
+    age, cycle, vehicle_age, service_due, affinity, need = _aged(s, k, i, twin)
     rival_offered, rival_relevant = rival_offer(k, key, i, s.interests[i], counts)
-    contacted, content, channel, fitting, due_soon, cost, e = contact(
-        k, key, i, plan, known, opted_in, stage, s.tier[i], s.interests[i], service_due, E.moved if moved else 0, counts)
+    contacted, content, channel, fitting, due_soon, cost, e = False, 0, 0, False, False, 0.0, E.moved if moved else 0
+    if contacting:
+        contacted, content, channel, fitting, due_soon, cost, e = contact(
+            k, key, i, plan, known, opted_in, stage, s.tier[i], s.interests[i], service_due, e, counts)
     fatigue, opted_in, e = noise(k, key, i, float(s.fatigue[i]), opted_in, contacted, fitting, rival_offered,
                                  rival_relevant, e, counts)
     opened, reminder_read, e = attention(k, key, i, attention_by_channel, contacted, channel, content, due_soon,
@@ -280,13 +299,12 @@ def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, mon
     visited, e = visit(k, key, i, opened and fitting, attended, need, e, counts)
     buying, bought_us, u_us, u_rival = purchase(k, key, i, need, offer_read, heed, rival_relevant, relationship,
                                                 lapsed, trust, affinity, owner, counts)
-    vehicle = serviced = 0.0
+    vehicle, serviced, won_back = 0.0, 0.0, False
     if buying:
         vehicle_age, service_due, owner, known, opted_in, ever_ours, purchases, affinity, vehicle, e = sale(
             k, key, i, buying, bought_us, offer_read, float(s.spend[i]), vehicle_age, service_due, owner, known,
             opted_in, s.ever_ours[i], s.purchases[i], affinity, e, counts, money)
         s.owner[i], s.known[i], s.ever_ours[i], s.purchases[i] = owner, known, ever_ours, purchases
-    won_back = False
     if service_due <= 0:
         service_due, trust, affinity, reminded, serviced_with_us, service_visits, serviced, won_back, e = service(
             k, key, i, relationship, lapsed, bought_us, service_due, vehicle_age, owner, trust, affinity,
@@ -301,11 +319,43 @@ def _customer(s, ties, plan, attention_by_channel, k, key, ev, said, counts, mon
         s.opted_in[i] = opted_in
     s.trust[i], s.affinity[i], s.fatigue[i], s.reciprocity[i] = trust, affinity, fatigue, balance
     s.stage[i], s.vehicle_age[i], s.service_due[i] = stage, vehicle_age, service_due
-    s.contacts[i] += contacted
-    s.cost[i] += cost + attendee_cost
+    if contacting:  # nobody contacted: no contact, no cost (their sums stay as they are)
+        s.contacts[i] += contacted
+        s.cost[i] += cost + attendee_cost
+        money[M.cost] += cost + attendee_cost
     s.margin[i] += vehicle + serviced
-    money[M.cost] += cost + attendee_cost
     ev[i] = e
+    _count(census, 1.0, stage, known, opted_in, trust, affinity, fatigue, s.ever_ours[i])
+    return age, cycle, need
+
+
+@nb.njit(cache=True, inline="always")
+def _moved(s, k, key, i, counts):
+    """Whether customer i moved away this week; if so, a newcomer's state takes the place."""
+    moved = moves_away(k, key, i, counts)
+    if moved:
+        (s.stage[i], s.known[i], s.opted_in[i], s.owner[i], s.trust[i], s.affinity[i], s.fatigue[i], s.reciprocity[i],
+         s.ever_ours[i], s.serviced_with_us[i], s.reminded[i]) = newcomer(k)
+    return moved
+
+
+@nb.njit(cache=True, inline="always")
+def _aged(s, k, i, twin):
+    """Time passes for customer i (``time_passes``). Returns the car's age and cycle before the
+    week, and time_passes' vehicle_age, service_due, affinity and need.
+
+    ``twin``: the same customer's (age, cycle, need) in the market stepped just before (the
+    treated market of a holdout twin), or NO_TWIN. Need depends on the car's age and cycle
+    only: when both agree it is taken from the twin, and the exponential of the unused
+    copy is not computed (the compiler drops it); the same number either way.
+    """
+    age, cycle = s.vehicle_age[i], float(s.cycle[i])
+    if age == twin[0] and cycle == twin[1]:
+        vehicle_age, service_due, affinity, _ = time_passes(k, age, s.service_due[i], float(s.affinity[i]), cycle)
+        need = twin[2]
+    else:
+        vehicle_age, service_due, affinity, need = time_passes(k, age, s.service_due[i], float(s.affinity[i]), cycle)
+    return age, cycle, vehicle_age, service_due, affinity, need
 
 
 @nb.njit(cache=True, _nrt=False)
@@ -331,12 +381,20 @@ def _listen(s, k, ev, said, counts, census):
 def _tally(row, s, i, sign):
     """Add (sign 1) or take back (sign -1) customer i's end-of-week state in the totals
     ``row``, in CENSUS order."""
-    row[FIRST_STAGE + s.stage[i]] += sign
-    if s.known[i]:
+    _count(row, sign, s.stage[i], s.known[i], s.opted_in[i], s.trust[i], s.affinity[i], s.fatigue[i], s.ever_ours[i])
+
+
+@nb.njit(cache=True, inline="always")
+def _count(row, sign, stage, known, opted_in, trust, affinity, fatigue, ever_ours):
+    """Add (sign 1) or take back (sign -1) a customer's end-of-week state, as stored (trust,
+    affinity and fatigue rounded to float32), in the totals ``row``: the pass counts each
+    customer from the values it has just stored, without reading them back."""
+    row[FIRST_STAGE + stage] += sign
+    if known:
         row[CS.known] += sign
-        row[CS.opted_in] += sign * s.opted_in[i]
-        row[CS.trust_sum] += sign * s.trust[i]
-        row[CS.affinity_sum] += sign * s.affinity[i]
-        row[CS.fatigue_sum] += sign * s.fatigue[i]
-    row[CS.ever_ours] += sign * s.ever_ours[i]
-    row[CS.experienced] += sign * s.ever_ours[i]
+        row[CS.opted_in] += sign * opted_in
+        row[CS.trust_sum] += sign * np.float32(trust)
+        row[CS.affinity_sum] += sign * np.float32(affinity)
+        row[CS.fatigue_sum] += sign * np.float32(fatigue)
+    row[CS.ever_ours] += sign * ever_ours
+    row[CS.experienced] += sign * ever_ours

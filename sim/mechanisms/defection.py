@@ -22,5 +22,12 @@ WRITES = ()
 
 @nb.njit(cache=True, inline="always")
 def defection(k, key, i, relationship, buying, u_us, u_rival):
-    """Whether the customer drifts away from us this week."""
-    return relationship and not buying and uniform(key, i, D.defect) < k.defection_rate * logistic(u_rival - u_us)
+    """Whether the customer drifts away from us this week.
+
+    The chance is below ``defection_rate`` (the logistic is at most 1), so a draw at or above
+    the rate decides without computing the logistic: the same answer, most weeks without an exp.
+    """
+    if not relationship or buying:
+        return False
+    u = uniform(key, i, D.defect)
+    return u < k.defection_rate and u < k.defection_rate * logistic(u_rival - u_us)

@@ -37,8 +37,10 @@ def uniform(key, i, j):
     """Uniform in [0, 1) for customer i and decision j: SplitMix64 of the week's key and STRIDE i + j.
 
     Exact in float64 (a 24-bit integer times 2**-24), identical compiled and in pure Python.
+    The counter is built in unsigned arithmetic, so that ``i`` may be signed or unsigned
+    (the weekly pass indexes with an unsigned ``i``: no negative-index fix-up on its arrays).
     """
-    z = key + np.uint64(STRIDE * i + j) * GOLDEN
+    z = key + (np.uint64(i) * np.uint64(STRIDE) + np.uint64(j)) * GOLDEN
     z = (z ^ (z >> np.uint64(30))) * MIX_1
     z = (z ^ (z >> np.uint64(27))) * MIX_2
     z = z ^ (z >> np.uint64(31))
