@@ -26,13 +26,25 @@ def read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
+_RECORDED: dict[Path, tuple[tuple, list[str] | None]] = {}  # file -> (its stat, its overrides)
+
+
 def recorded_overrides(folder: Path) -> list[str] | None:
-    """The command-line overrides Hydra recorded for a job, or None (no record, or unreadable)."""
+    """The command-line overrides Hydra recorded for a job, or None (no record, or unreadable).
+
+    Each file is parsed once per process while it stays the same file (inode, size, time):
+    every job of a sweep looks through the jobs before it (``find_complete_job``)."""
+    path = Path(folder) / ".hydra" / "overrides.yaml"
     try:
-        data = read_yaml((folder / ".hydra" / "overrides.yaml").read_text())
+        st = path.stat()
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if path not in _RECORDED or _RECORDED[path][0] != stamp:
+            data = read_yaml(path.read_text())
+            _RECORDED[path] = (stamp, [str(x) for x in data] if isinstance(data, list) else None)
     except (OSError, ValueError, yaml.YAMLError):
         return None
-    return [str(x) for x in data] if isinstance(data, list) else None
+    found = _RECORDED[path][1]
+    return None if found is None else list(found)
 
 
 def _overrides(folder: Path) -> dict:
