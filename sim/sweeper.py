@@ -136,19 +136,12 @@ class SweepConfigs(ConfigLoader):
 
     def _plain(self, o: Any) -> bool:
         """Whether override ``o`` can only set a value (see the class)."""
-        if self._groups is None:
-            self._groups = self._all_groups("")
+        if self._groups is None:  # a group below another is only named with "/" (market/x=y), refused below
+            self._groups = set(self.loader.list_groups(""))
         key = o.key_or_group
         return (o.type.name == "CHANGE" and o.package is None and not o.is_sweep_override()
                 and not o.is_hydra_override() and "/" not in key and key not in self._groups
                 and not isinstance(o.value(), (dict, list)))
-
-    def _all_groups(self, parent: str) -> set[str]:
-        out = set()
-        for name in self.loader.list_groups(parent):
-            path = f"{parent}/{name}" if parent else name
-            out |= {path} | self._all_groups(path)
-        return out
 
     def _derived(self, composed: tuple[DictConfig, list[Any]], parsed: list[Any]) -> DictConfig | None:
         """The config of the job ``parsed`` from the config composed for ``composed``'s
