@@ -16,7 +16,9 @@ exits 0 (benchmarks report, they do not assert).
 With ``--before DIR`` (a checkout of another commit: ``git archive <commit> | tar -x -C DIR``)
 the CLI sweep of DIR is timed too, in the same repeats, alternating which goes first, and
 the ratio of the two wall times is printed (``--after DIR`` times another checkout instead
-of this one); (a) is this checkout's compute.
+of this one); (a) is this checkout's compute. ``--extra`` adds arguments to every CLI sweep,
+e.g. ``--extra hydra/launcher=joblib`` (jobs in parallel processes, one per core: the
+ratio then compares a parallel sweep with serial compute).
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--before", type=Path, help="checkout of another commit, whose CLI sweep is timed too")
     ap.add_argument("--after", type=Path, help="checkout timed instead of this one (with --before)")
+    ap.add_argument("--extra", nargs="*", default=[], help="more arguments of the CLI sweeps (e.g. hydra/launcher=joblib)")
     args = ap.parse_args()
     info, load0 = machine(), os.getloadavg()[0]
     compute, cli, before = [], [], []
@@ -114,15 +117,15 @@ def main() -> None:
     for r in range(args.repeats):  # interleaved, so that all see the same load
         compute.append(compute_seconds(args.jobs))
         if args.before and r % 2 == 0:
-            before.append(cli_seconds(args.jobs, [], args.before.resolve()))
-        cli.append(cli_seconds(args.jobs, [], after))
+            before.append(cli_seconds(args.jobs, args.extra, args.before.resolve()))
+        cli.append(cli_seconds(args.jobs, args.extra, after))
         if args.before and r % 2 == 1:
-            before.append(cli_seconds(args.jobs, [], args.before.resolve()))
+            before.append(cli_seconds(args.jobs, args.extra, args.before.resolve()))
         print(f"repeat {r + 1}: compute {compute[-1]:.1f} s, CLI {cli[-1]:.1f} s"
               + (f", CLI before {before[-1]:.1f} s" if before else "") + f"; load {os.getloadavg()[0]:.1f}", flush=True)
     c, w = statistics.median(compute), statistics.median(cli)
     print(f"machine: {info.get('cpu')}, {info.get('cores')} cores; load {load0:.1f} -> {os.getloadavg()[0]:.1f}")
-    print(f"{args.jobs} jobs of {' '.join(SETTINGS)} (2 arms each), medians of {args.repeats}:")
+    print(f"{args.jobs} jobs of {' '.join(SETTINGS + args.extra)} (2 arms each), medians of {args.repeats}:")
     print(f"  (a) compute in one process   {c:7.2f} s  ({c / args.jobs * 1000:.0f} ms per job)")
     print(f"  (b) CLI sweep, wall time     {w:7.2f} s  ({(w - c) / args.jobs * 1000:.0f} ms overhead per job)")
     print(f"  ratio (b)/(a)                {w / c:7.2f}    target <= {TARGET}: {'PASS' if w / c <= TARGET else 'MISS'}")

@@ -17,15 +17,17 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from .metrics import BOUNDED_UNITS, OUTCOME, OUTCOMES, PAYBACK, SUM, TERMINAL, money, show
 
 
 def t975(df: int | np.ndarray) -> float | np.ndarray:
-    """97.5% quantile of Student's t with ``df`` degrees of freedom (NaN below 1)."""
+    """97.5% quantile of Student's t with ``df`` degrees of freedom (NaN below 1): SciPy's
+    ``special.stdtrit``, which ``scipy.stats.t.ppf`` calls (the same values), without the
+    import of ``scipy.stats`` (about a second of each sweep's start)."""
     df = np.asarray(df, dtype=float)
-    out = np.where(df >= 1, stats.t.ppf(0.975, np.maximum(df, 1)), np.nan)
+    out = np.where(df >= 1, special.stdtrit(np.maximum(df, 1), 0.975), np.nan)
     return float(out) if out.ndim == 0 else out
 
 

@@ -117,8 +117,9 @@ def is_complete(folder: Path) -> bool:
     return (Path(folder) / MARKER).is_file() and not Path(folder).name.endswith(INCOMPLETE)
 
 
-def load(folder: Path) -> Results:
-    """Read a complete results folder back."""
+def load(folder: Path, switch: bool = True) -> Results:
+    """Read a complete results folder back (with ``switch=False`` without its switch table,
+    which the gathering of a sweep computes for the pooled runs only)."""
     folder = Path(folder)
     if not is_complete(folder):
         raise ParameterError(f"{folder}: incomplete results (no {MARKER} marker): the run was interrupted or "
@@ -137,7 +138,7 @@ def load(folder: Path) -> Results:
                       notes=d.get("notes", []), comparisons=[tuple(c) for c in d.get("comparisons", [])],
                       current=d.get("current"))
         res.summary, res.differences = tables["summary.csv"], tables["differences.csv"]
-        res.switch = switch_table(res.weekly, res.comparisons, res.horizon_weeks)
+        res.switch = switch_table(res.weekly, res.comparisons, res.horizon_weeks) if switch else None
     except Exception as err:  # a file missing, truncated or edited: name the folder and file, not a traceback
         raise ParameterError(f"{folder}: damaged results ({reading}: {damage(err, folder)}); run it again") from None
     return res

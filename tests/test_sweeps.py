@@ -171,3 +171,68 @@ def test_the_default_sweeper_runs_the_jobs_of_hydras_basic_sweeper(tmp_path):
     assert [[o for o in job if not o.startswith("results_dir=")] for job in expected_jobs(sweep)] == ours
     assert jobs_of("hydra/sweeper=basic")[0] == ours
     assert jobs_of("hydra.sweeper.max_batch_size=3")[0] == ours
+
+
+# A sweep's jobs in order, as a launcher asks for their configs: each list after the first
+# either changes values of plain settings of a job before it (derived) or picks another
+# config group option, adds or removes keys (composed by Hydra).
+JOBS = [
+    ["seed=0", "market.customers=2000", "horizon_weeks=104"],
+    ["seed=1", "market.customers=2000", "horizon_weeks=104"],  # top-level int
+    ["seed=1", "market.customers=3000", "horizon_weeks=52"],  # nested and top-level at once
+    ["seed=1", "market.customers=3000", "horizon_weeks='52'"],  # a string the structured config converts
+    ["seed=1", "market=city", "horizon_weeks=52"],  # another group option: composed
+    ["seed=2", "market=city", "horizon_weeks=53"],  # derived from the city job, not the first
+    ["seed=2", "market=city", "market.rival_pull=1.5"],  # another key: composed
+    ["seed=2", "market=city", "market.rival_pull=0.25"],  # float
+    ["seed=3", "strategy=constant_sales", "market.rival_pull=0.25"],
+    ["seed=4", "strategy=reciprocal_value", "market.rival_pull=0.25"],  # a group (strategy) changes
+    ["seed=5", "experiment=targeting", "optimized_metric=profit", "report=true"],
+    ["seed=5", "experiment=targeting", "optimized_metric=retention", "report=null"],  # a string, null
+    ["seed=6", "experiment=targeting", "optimized_metric=retention", "report=false"],  # a bool
+    ["seed=6", "+experiment.extra=1", "report=true"],  # added key: composed
+    ["seed=6", "+experiment.extra=2", "report=true"],
+    ["seed=6", "market.customers=2000", "market.customers=4000"],  # the same key twice: order matters
+    ["seed=7", "market.customers=3000", "market.customers=4000"],  # the later one wins
+    ["seed=7", "market={customers:100}"],  # a mapping: composed (merged)
+    ["seed=8", "market={customers:200}"],
+]
+
+
+def test_a_sweep_jobs_derived_config_is_the_one_hydra_composes():
+    """``SweepConfigs`` gives each job exactly Hydra's config (values, types, flags, the
+    hydra node with its overrides and override_dirname), deriving from a composed job only
+    where a job changes plain values; a bad value fails as in Hydra."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from sim.sweeper import SweepConfigs
+
+    _setup()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3", job_name="rapport"):
+        hydras = GlobalHydra.instance().config_loader()
+        master = hydras.load_configuration("config", overrides=["hydra.sweep.dir=/tmp/sweep", "hydra.verbose=true"],
+                                           run_mode=RunMode.MULTIRUN)
+        ours = SweepConfigs(hydras)
+        composed = []
+        real = hydras.load_sweep_config
+        ours.loader = type("Counting", (), {"load_sweep_config": lambda _, m, o: composed.append(o) or real(m, o),
+                                            "list_groups": lambda _, p: hydras.list_groups(p)})()
+        for job in JOBS:
+            mine, theirs = ours.load_sweep_config(master, job), real(master, job)
+            assert OmegaConf.to_yaml(mine) == OmegaConf.to_yaml(theirs), job
+            for node in ("", "market", "behaviour", "hydra", "hydra.job"):
+                a, b = OmegaConf.select(mine, node) if node else mine, OmegaConf.select(theirs, node) if node else theirs
+                assert (OmegaConf.get_type(a), OmegaConf.is_struct(a), OmegaConf.is_readonly(a)) == \
+                       (OmegaConf.get_type(b), OmegaConf.is_struct(b), OmegaConf.is_readonly(b)), (job, node)
+        for bad in (["seed=9", "market.customers=many", "horizon_weeks=104"], ["seed=9", "market.nope=1"]):
+            with pytest.raises(Exception) as theirs_err:
+                real(master, bad)
+            with pytest.raises(type(theirs_err.value)):
+                ours.load_sweep_config(master, bad)
+    GlobalHydra.instance().clear()
+    assert composed == [JOBS[i] for i in (0, 4, 6, 8, 9, 10, 13, 14, 15, 16, 17, 18)] + [
+        ["seed=9", "market.customers=many", "horizon_weeks=104"], ["seed=9", "market.nope=1"]]
