@@ -18,6 +18,9 @@ click rate) would leave it on other seeds. A target the run cannot measure adds 
 Seed policy: common random numbers. Every trial of every restart runs with the same seeds
 ``seed + r``, so trials differ by their parameters, not by their draws.
 
+Warm start (``start=PATH``): restart 0 tries the file's values first (the others start
+afresh, so their spread still measures identification).
+
 Polish (``polish=N``): two passes of coordinate search from the best trial, on the search's
 seeds: each parameter in turn over N values (across its plausible range, then within one
 step of that grid), the others held; it moves wherever the loss falls. The point it reaches
@@ -104,6 +107,7 @@ class CalibrationSpec:
     profile: int = 0  # points per parameter of the one-at-a-time profile (0: none)
     results_dir: str = "results"
     defaults: str = ""  # if set, also write the fitted values there as the shipped defaults (``make calibration``)
+    start: str = ""  # a YAML file of fitted parameters' values: the first trial of restart 0 (a warm start)
 
 
 SETTINGS = tuple(f.name for f in fields(CalibrationSpec) if f.name != "fixed")
@@ -126,6 +130,7 @@ def parse(argv: list[str]) -> tuple[CalibrationSpec, tuple[Target, ...]]:
     for name in ("profile", "polish"):
         if getattr(spec, name) in (1, 2):
             raise ParameterError(f"{name}={getattr(spec, name)}: expected 0 (none) or at least 3 points per parameter")
+    read_start(spec)
     targets = load_targets(spec.targets)
     names = [t.name for t in targets]
     unknown = [n for n in spec.fit if n not in names]
@@ -175,8 +180,34 @@ def suggest(trial: Any, name: str) -> float | int:
     return trial.suggest_float(name, float(lo), float(hi))
 
 
+def read_start(spec: CalibrationSpec) -> dict:
+    """The warm start: ``spec.start``'s values of the fitted parameters (a flat mapping, or one
+    under ``parameters:`` as in configs/calibrated.yaml), each within its plausible range;
+    ParameterError (one line naming the file and entry) otherwise. Empty without a start."""
+    if not spec.start:
+        return {}
+    path = Path(spec.start)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ParameterError(f"start={spec.start}: {err.strerror or err}") from None
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        raise ParameterError(f"start={spec.start}: not a YAML file ({type(err).__name__})") from None
+    values = data.get("parameters", data) if isinstance(data, dict) else None
+    if not isinstance(values, dict) or set(values) != set(spec.params):
+        raise ParameterError(f"start={spec.start}: expected a value for each fitted parameter, exactly "
+                             f"{', '.join(spec.params)}")
+    for name, value in values.items():
+        lo, hi = PARAMS[name].plausible
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+            raise ParameterError(f"start={spec.start}: {name}={value!r}, expected a number in [{lo:g}, {hi:g}]")
+    return values
+
+
 def run_restart(spec: CalibrationSpec, targets: tuple[Target, ...], restart: int) -> Any:
-    """One Optuna study (TPE, sampler seed ``seed + restart``); every trial on the same seeds."""
+    """One Optuna study (TPE, sampler seed ``seed + restart``); every trial on the same seeds.
+    Restart 0 tries the warm start first, if there is one; the others start afresh, so that
+    their spread still says how well the targets identify each parameter."""
     import optuna
 
     from .validation import measure_seeds
@@ -191,6 +222,8 @@ def run_restart(spec: CalibrationSpec, targets: tuple[Target, ...], restart: int
         return loss(targets, np.nanmean(values, axis=0) if values.size else values)
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=spec.seed + restart))
+    if restart == 0 and spec.start:
+        study.enqueue_trial(read_start(spec))
     study.optimize(objective, n_trials=spec.trials)
     return study
 
@@ -466,6 +499,7 @@ Fit parameters to a targets file with Optuna (TPE) under common random numbers.
   profile=0           points per parameter of a one-at-a-time profile (0: none, else 3 or more)
   horizon_weeks=260 workers=0 results_dir=results
   defaults=PATH       also write the fitted values to PATH as shipped defaults (make calibration)
+  start=PATH          a YAML file with a value for each fitted parameter: restart 0 tries it first
   NAME=value          any other parameter, fixed (default customers=2000)
 Writes <results_dir>/calibration/<time>/ with calibration.html, calibrated.yaml and
 configs/<group>/calibrated.yaml."""
