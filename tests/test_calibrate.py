@@ -120,6 +120,34 @@ def test_the_fit_is_the_best_candidate_on_new_seeds_and_the_profile_passes_throu
     assert "Confirmed candidates" in html and "one-at-a-time profile" in html and html.count("<img") == 2
 
 
+def test_a_warm_start_is_the_first_trial_of_restart_0_only(tmp_path):
+    start = tmp_path / "start.yaml"
+    start.write_text("parameters:\n  attention_email: 0.3131\n")
+    out = tmp_path / "results"
+    assert main(["calibrate", "params=attention_email", "trials=2", "restarts=2", *TINY, "confirm=0",
+                 f"start={start}", f"results_dir={out}"]) == 0
+    [run] = list((out / "calibration").iterdir())
+    trials = pd.read_csv(run / "trials.csv")
+    first = trials.groupby("restart")["params_attention_email"].first()
+    assert first[0] == 0.3131 and first[1] != 0.3131
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("parameters: {visit_rate: 0.3}", "expected a value for each fitted parameter, exactly attention_email"),
+    ("attention_email: 0.9", "attention_email=0.9, expected a number in [0.12, 0.4]"),
+    ("attention_email: high", "attention_email='high'"),
+    ("attention_email: [0.2", "not a YAML file"),
+])
+def test_a_bad_warm_start_stops_with_one_line_naming_the_file(tmp_path, capsys, text, fragment):
+    start = tmp_path / "start.yaml"
+    start.write_text(text)
+    out = tmp_path / "results"
+    assert main(["calibrate", "params=attention_email", *TINY, f"start={start}", f"results_dir={out}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"start={start}" in err[0] and fragment in err[0], err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("args,fragment", [
     (["params=happiness"], "params: 'happiness' is not a parameter that can be fitted"),
     (["params=customers"], "params: 'customers' is not a parameter that can be fitted"),
