@@ -223,7 +223,11 @@ def run_restart(spec: CalibrationSpec, targets: tuple[Target, ...], restart: int
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=spec.seed + restart))
     if restart == 0 and spec.start:
-        study.enqueue_trial(read_start(spec))
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # enqueue_trial in Optuna 2.x
+            study.enqueue_trial(read_start(spec))
     study.optimize(objective, n_trials=spec.trials)
     return study
 
