@@ -64,7 +64,7 @@ screenshot: $(STAMP)
 
 # The shipped defaults of the calibrated parameters (configs/calibrated.yaml, read by sim/params.py):
 # `rapport calibrate` against configs/targets/published.yaml. Takes about half an hour on 2 cores.
-CALIBRATION ?= params=attention_email,visit_rate,unsubscribe_rate,rival_pull,replacement_weeks,service_pull,service_age_decline,pareto_alpha trials=100 restarts=3 replications=3 customers=8000 horizon_weeks=260
+CALIBRATION ?= params=attention_email,visit_rate,unsubscribe_rate,rival_pull,replacement_weeks,service_pull,service_age_decline,pareto_alpha trials=60 restarts=3 replications=3 customers=8000 horizon_weeks=260 polish=9 confirm=8 confirm_replications=6 profile=9 start=configs/calibration-start.yaml
 calibration: $(STAMP)
 	$(BIN)/rapport calibrate $(CALIBRATION) defaults=configs/calibrated.yaml
 
