@@ -6,20 +6,18 @@ candidates."""
 from __future__ import annotations
 
 import base64
-import io
 import math
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
-import jinja2  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .validation import WITHIN, band, interval, show  # noqa: E402
 from .validation_report import figure as targets_figure  # noqa: E402
+from .validation_report import target_rows  # noqa: E402
+from .writing import png_bytes, render_html  # noqa: E402
 
 if TYPE_CHECKING:
     from .calibrate import CalibrationResults
@@ -45,30 +43,20 @@ def profile_figure(res: "CalibrationResults") -> bytes | None:
         ax.axis("off")
     axes[0][0].set_ylabel("targets outside", fontsize=10)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)
 
 
 def write_report(res: "CalibrationResults", path: Path, info: dict) -> Path:
-    """Write ``calibration.html`` (atomically: a temporary file renamed into place)."""
+    """Write ``calibration.html``."""
     from .calibrate import identification_words
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
-    fit = [{"row": r, "model": interval(r), "band": band(r), "figure": show(r.figure, r.unit),
-            "outside": r.status != WITHIN} for r in res.fit.itertuples()]
-    params = [{"row": r, "words": identification_words(r)} for r in res.identification.itertuples()]
+    fit = target_rows(res.fit)
     profile_png = profile_figure(res)
-    html = env.get_template("calibrate.html").render(
-        spec=res.spec, info=info, fit=fit, params=params, outside=sum(r["outside"] for r in fit),
+    return render_html(
+        "calibrate.html", path, spec=res.spec, info=info, fit=fit, outside=sum(r["outside"] for r in fit),
+        params=[{"row": r, "words": identification_words(r)} for r in res.identification.itertuples()],
         under=res.fit["measured"].iloc[0].split("; ", 1)[-1] if len(res.fit) else "",
         loss=float(res.fit["loss"].iloc[0]), confirmation=res.confirmation.to_dict("records"),
         confirmation_columns=list(res.confirmation.columns),
         fit_image=base64.b64encode(targets_figure(res.fit)).decode("ascii"),
         profile_image=base64.b64encode(profile_png).decode("ascii") if profile_png else None)
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
-    return Path(path)

@@ -4,7 +4,6 @@ figure (``sensitivity.png``, also embedded) and tables in ``report.html`` (jinja
 from __future__ import annotations
 
 import base64
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +14,7 @@ import jinja2  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .metrics import OUTCOME, show  # noqa: E402
+from .writing import render_html  # noqa: E402
 
 if TYPE_CHECKING:
     from .sensitivity import SensitivityResults
@@ -60,18 +60,11 @@ def _number(x: float) -> str:
 def write_report(res: "SensitivityResults", folder: Path, info: dict) -> Path:
     """Write ``sensitivity.png`` and ``report.html`` into ``folder`` (the report atomically)."""
     png = figure(res, Path(folder) / "sensitivity.png")
-    env = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
     tables = {m: df.to_html(index=False, float_format=_number, border=0)
               for m, df in res.indices.items()}
-    html = env.get_template("sensitivity.html").render(
-        spec=res.spec, info=info, outcome=OUTCOME[res.spec.outcome], top=res.top,
-        noise=show(res.noise_sd, OUTCOME[res.spec.outcome].unit),
-        tables={m: jinja2.utils.markupsafe.Markup(t) for m, t in tables.items()},
-        points={m: len(d) for m, d in res.designs.items()},
-        image=base64.b64encode(png.read_bytes()).decode("ascii"))
-    path = Path(folder) / "report.html"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return render_html("sensitivity.html", Path(folder) / "report.html",
+                  spec=res.spec, info=info, outcome=OUTCOME[res.spec.outcome], top=res.top,
+                  noise=show(res.noise_sd, OUTCOME[res.spec.outcome].unit),
+                  tables={m: jinja2.utils.markupsafe.Markup(t) for m, t in tables.items()},
+                  points={m: len(d) for m, d in res.designs.items()},
+                  image=base64.b64encode(png.read_bytes()).decode("ascii"))

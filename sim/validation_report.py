@@ -4,20 +4,18 @@ in ``validation.html`` (jinja2); rows outside their band are marked, never left 
 from __future__ import annotations
 
 import base64
-import io
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
-import jinja2  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .validation import OUTSIDE, WITHIN, band, interval, measured_under, show  # noqa: E402
+from .writing import png_bytes, render_html  # noqa: E402
 
 if TYPE_CHECKING:
     from .validation import ValidationResults
@@ -49,22 +47,18 @@ def figure(targets: pd.DataFrame) -> bytes:
     ax.axvline(1, color="#888", lw=0.6)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig)
+
+
+def target_rows(targets: pd.DataFrame) -> list[dict]:
+    """A validation table's rows as the templates show them: model interval, band, figure, outside."""
+    return [{"row": r, "model": interval(r), "band": band(r), "figure": show(r.figure, r.unit),
+             "outside": r.status != WITHIN} for r in targets.itertuples()]
 
 
 def write_report(res: "ValidationResults", path: Path, info: dict) -> Path:
-    """Write ``validation.html`` (atomically: a temporary file renamed into place)."""
-    env = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
-    rows = [{"row": r, "model": interval(r), "band": band(r), "figure": show(r.figure, r.unit),
-             "outside": r.status != WITHIN} for r in res.table.itertuples()]
-    html = env.get_template("validate.html").render(
-        spec=res.spec, info=info, rows=rows, under=measured_under(res.spec), OUTSIDE=OUTSIDE,
-        outside=sum(r["outside"] for r in rows), image=base64.b64encode(figure(res.table)).decode("ascii"))
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
-    return Path(path)
+    """Write ``validation.html``."""
+    rows = target_rows(res.table)
+    return render_html("validate.html", path, spec=res.spec, info=info, rows=rows, under=measured_under(res.spec),
+                  OUTSIDE=OUTSIDE, outside=sum(r["outside"] for r in rows),
+                  image=base64.b64encode(figure(res.table)).decode("ascii"))

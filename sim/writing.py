@@ -143,3 +143,29 @@ def _json_default(x: Any) -> Any:
     if isinstance(x, float) and math.isinf(x):
         return str(x)
     return str(x)
+
+
+def render_html(template: str, path: Path, **context: Any) -> Path:
+    """Render ``sim/templates/<template>`` (jinja2, autoescaped, strict) to ``path``
+    atomically: a temporary file renamed into place."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    html = env.get_template(template).render(**context)
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
+    return Path(path)
+
+
+def png_bytes(fig: Any) -> bytes:
+    """A matplotlib figure as PNG bytes (80 dpi), the figure closed."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    return buf.getvalue()
