@@ -180,6 +180,18 @@ def suggest(trial: Any, name: str) -> float | int:
     return trial.suggest_float(name, float(lo), float(hi))
 
 
+def evaluate(spec: CalibrationSpec, targets: tuple[Target, ...], params: dict,
+             seeds: list[int] | None = None) -> tuple[float, np.ndarray]:
+    """The loss of the fitted ``params`` (with the fixed ones) on ``seeds`` (default: the
+    search's), and the per-seed values (seeds, targets): every trial, polish, confirmation and
+    profile point is measured here."""
+    from .validation import measure_seeds
+
+    values = measure_seeds(targets, {**spec.fixed, **params}, spec.strategy, spec.horizon_weeks,
+                           seeds_of(spec) if seeds is None else seeds, spec.workers)
+    return loss(targets, np.nanmean(values, axis=0) if values.size else values), values
+
+
 def read_start(spec: CalibrationSpec) -> dict:
     """The warm start: ``spec.start``'s values of the fitted parameters (a flat mapping, or one
     under ``parameters:`` as in configs/calibrated.yaml), each within its plausible range;
@@ -210,16 +222,12 @@ def run_restart(spec: CalibrationSpec, targets: tuple[Target, ...], restart: int
     their spread still says how well the targets identify each parameter."""
     import optuna
 
-    from .validation import measure_seeds
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    seeds = [spec.seed + r for r in range(spec.replications)]
 
     def objective(trial: Any) -> float:
-        params = {**spec.fixed, **{name: suggest(trial, name) for name in spec.params}}
-        values = measure_seeds(targets, params, spec.strategy, spec.horizon_weeks, seeds, spec.workers)
+        trial_loss, values = evaluate(spec, targets, {name: suggest(trial, name) for name in spec.params})
         trial.set_user_attr("values", values.tolist())
-        return loss(targets, np.nanmean(values, axis=0) if values.size else values)
+        return trial_loss
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=spec.seed + restart))
     if restart == 0 and spec.start:
@@ -270,16 +278,12 @@ def candidates(studies: list, spec: CalibrationSpec) -> list[tuple[dict, float, 
 def confirm(spec: CalibrationSpec, targets: tuple[Target, ...], found: list) -> tuple[int, np.ndarray, pd.DataFrame]:
     """Run each candidate on the confirmation seeds: (index of the best there, its per-seed
     values, one row per candidate)."""
-    from .validation import measure_seeds
-
     rows, values = [], []
     for rank, (params, search_loss, _) in enumerate(found):
-        v = measure_seeds(targets, {**spec.fixed, **params}, spec.strategy, spec.horizon_weeks,
-                          seeds_of(spec, confirmation=True), spec.workers)
-        means = np.nanmean(v, axis=0)
+        confirmation_loss, v = evaluate(spec, targets, params, seeds_of(spec, confirmation=True))
         values.append(v)
-        rows.append({"search_rank": rank + 1, "search_loss": search_loss, "confirmation_loss": loss(targets, means),
-                     "outside": outside_count(targets, means), **params})
+        rows.append({"search_rank": rank + 1, "search_loss": search_loss, "confirmation_loss": confirmation_loss,
+                     "outside": outside_count(targets, np.nanmean(v, axis=0)), **params})
     table_ = pd.DataFrame(rows)
     chosen = int(table_["confirmation_loss"].idxmin())
     return chosen, values[chosen], table_.assign(chosen=table_.index == chosen)
@@ -294,13 +298,6 @@ def grid(name: str, points: int, around: float | None = None, step: float = 0.0)
     return sorted({int(round(v)) for v in values}) if PARAMS[name].kind is int else [float(v) for v in values]
 
 
-def evaluate(spec: CalibrationSpec, targets: tuple[Target, ...], params: dict) -> tuple[float, np.ndarray]:
-    """The loss of ``params`` on the search's seeds, and the per-seed values."""
-    from .validation import measure_seeds
-
-    values = measure_seeds(targets, {**spec.fixed, **params}, spec.strategy, spec.horizon_weeks, seeds_of(spec),
-                           spec.workers)
-    return loss(targets, np.nanmean(values, axis=0)), values
 
 
 def polish(spec: CalibrationSpec, targets: tuple[Target, ...], start: tuple) -> tuple[tuple, pd.DataFrame]:
