@@ -71,6 +71,7 @@ from .params import PARAMS, ParameterError, validate
 from .schema import GROUPS
 from .strategies import load_strategy
 from .targets import Target, load_targets
+from .results import write_text_atomically
 from .validation import table
 
 INTEGER_SETTINGS = {"trials": (1, 100_000), "restarts": (1, 100), "replications": (1, 1000),
@@ -447,9 +448,7 @@ def write_defaults(res: CalibrationResults, path: Path, argv: list[str]) -> None
             "targets": res.spec.targets, "loss": float(res.fit["loss"].iloc[0]), "parameters": fitted}
     head = ("# The shipped defaults of the calibrated parameters, written by `make calibration` (the command below).\n"
             "# sim/params.py reads it; do not edit by hand: rerun the command.\n")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(head + yaml.safe_dump(data, sort_keys=False))
-    tmp.replace(path)
+    write_text_atomically(path, head + yaml.safe_dump(data, sort_keys=False))
 
 
 def identification_words(row: Any) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .params import PARAMS, ParameterError
-from .results import INCOMPLETE, MARKER
+from .results import INCOMPLETE, MARKER, write_text_atomically
 
 GROUPS = ("market", "behaviour", "economics")  # a parameter may be given as GROUP.NAME=value
 
@@ -117,6 +117,4 @@ def write_section(path: Path, markers: tuple[str, str], section: str) -> None:
     text = Path(path).read_text()
     head, rest = text.split(markers[0], 1)
     tail = rest.split(markers[1], 1)[1]
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    tmp.write_text(f"{head}{markers[0]}\n{section}\n{markers[1]}{tail}")
-    tmp.replace(path)
+    write_text_atomically(Path(path), f"{head}{markers[0]}\n{section}\n{markers[1]}{tail}")

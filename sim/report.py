@@ -15,10 +15,8 @@ from __future__ import annotations
 import base64
 import io
 import math
-import os
 from pathlib import Path
 
-import jinja2
 import matplotlib
 import matplotlib.ticker
 
@@ -29,7 +27,8 @@ import pandas as pd  # noqa: E402
 
 from . import analysis, switch, words  # noqa: E402
 from .metrics import MAIN, MORE, OUTCOMES, TERMINAL, money, show  # noqa: E402
-from .results import Results  # noqa: E402
+from .resources import template  # noqa: E402
+from .results import Results, write_text_atomically  # noqa: E402
 from .state import STAGES  # noqa: E402
 
 COLORS = plt.get_cmap("tab10").colors
@@ -376,7 +375,7 @@ def render(res: Results, info: dict) -> str:
              "params": ", ".join(f"{k}={v}" for k, v in (a.get("params") or {}).items())} for a in res.arms]
     market = ", ".join(f"{k} = {v:,}" if isinstance(v, (int, float)) and not isinstance(v, bool) else f"{k} = {v}"
                        for k, v in res.market.items())
-    return _template().render(
+    return template("report.html").render(
         res=res, info=info, span=analysis.horizon_words(res.horizon_weeks), arms=arms, market=market,
         headline=res.headline, switch=switch_rows(res), current=res.current,
         verdict=analysis.verdict(res.summary, res.differences, res.comparisons, res.horizon_weeks),
@@ -386,18 +385,9 @@ def render(res: Results, info: dict) -> str:
         figures=figures)
 
 
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
-    return env.get_template("report.html")
-
-
 def write_report(res: Results, path: Path, info: dict) -> Path:
     """Render the report and write it atomically (temporary file, then rename)."""
     path = Path(path)
     config = path.parent / "config.yaml"
     info = {**info, "config_yaml": config.read_text() if config.is_file() else ""}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render(res, info), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomically(path, render(res, info))

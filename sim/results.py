@@ -151,3 +151,12 @@ def damage(err: Exception, folder: Path) -> str:
     text = str(err).strip().splitlines()[0] if str(err).strip() else ""
     text = text.replace(f"{folder}/", "").replace(str(folder.resolve()) + "/", "")
     return f"{type(err).__name__}: {text}"[:160]
+
+
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` whole or not at all: a temporary file beside it, renamed into place."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -63,8 +63,8 @@ def write_report(res: "SensitivityResults", folder: Path, info: dict) -> Path:
     tables = {m: df.to_html(index=False, float_format=_number, border=0)
               for m, df in res.indices.items()}
     return render_html("sensitivity.html", Path(folder) / "report.html",
-                  spec=res.spec, info=info, outcome=OUTCOME[res.spec.outcome], top=res.top,
-                  noise=show(res.noise_sd, OUTCOME[res.spec.outcome].unit),
-                  tables={m: jinja2.utils.markupsafe.Markup(t) for m, t in tables.items()},
-                  points={m: len(d) for m, d in res.designs.items()},
-                  image=base64.b64encode(png.read_bytes()).decode("ascii"))
+                       spec=res.spec, info=info, outcome=OUTCOME[res.spec.outcome], top=res.top,
+                       noise=show(res.noise_sd, OUTCOME[res.spec.outcome].unit),
+                       tables={m: jinja2.utils.markupsafe.Markup(t) for m, t in tables.items()},
+                       points={m: len(d) for m, d in res.designs.items()},
+                       image=base64.b64encode(png.read_bytes()).decode("ascii"))

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .results import MARKER, TOKEN, Results, staging_path
+from .resources import template
+from .results import MARKER, TOKEN, Results, staging_path, write_text_atomically
 
 REPO = Path(__file__).resolve().parent.parent
 COMMAND_ENV = "RAPPORT_COMMAND"  # the user's command line, set by ``rapport``; launchers' workers inherit it
@@ -145,18 +146,9 @@ def _json_default(x: Any) -> Any:
     return str(x)
 
 
-def render_html(template: str, path: Path, **context: Any) -> Path:
-    """Render ``sim/templates/<template>`` (jinja2, autoescaped, strict) to ``path``
-    atomically: a temporary file renamed into place."""
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.PackageLoader("sim", "templates"), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
-    html = env.get_template(template).render(**context)
-    tmp = Path(path).with_name(Path(path).name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
-    return Path(path)
+def render_html(name: str, path: Path, **context: Any) -> Path:
+    """Render ``sim/templates/<name>`` to ``path`` atomically."""
+    return write_text_atomically(path, template(name).render(**context))
 
 
 def png_bytes(fig: Any) -> bytes:
