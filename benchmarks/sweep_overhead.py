@@ -5,12 +5,15 @@ Run with ``.venv/bin/python benchmarks/sweep_overhead.py [--jobs 40] [--repeats 
 Measured, in one run of this script (the machine is shared: compare within a run):
     (a) compute: the same 40 experiments run one after another in this process with
         ``run_experiment`` (kernels already compiled), seconds summed;
-    (b) CLI: the wall time of ``rapport -m seed=range(40) ...`` (Hydra's basic launcher),
+    (b) CLI: the wall time of ``rapport -m seed=range(40) ...`` (Rapport's default launcher:
+        jobs in this process and in one helper process per further core, ``sim.launcher``),
         the whole process: imports, loading the compiled kernels, composing and checking
         the sweep, each job's folder, the gathering of the 40 jobs and the comparison report;
+    (b1) the same sweep in one process (``hydra.launcher.processes=1``, one job after
+        another, as Hydra's basic launcher): what the fixed costs alone add;
     (c) the parts of (b): imports of ``sim.cli`` in a fresh process, the pre-run check,
         writing one job's folder, and gathering;
-and the ratio (b) / (a), target at most 1.5. Medians over ``--repeats``; prints a table and
+and the ratios (b) / (a), target at most 1.5, and (b1) / (a). Medians over ``--repeats``; prints a table and
 exits 0 (benchmarks report, they do not assert).
 
 With ``--before DIR`` (a checkout of another commit: ``git archive <commit> | tar -x -C DIR``)
@@ -112,7 +115,7 @@ def main() -> None:
     ap.add_argument("--extra", nargs="*", default=[], help="more arguments of the CLI sweeps (e.g. hydra/launcher=joblib)")
     args = ap.parse_args()
     info, load0 = machine(), os.getloadavg()[0]
-    compute, cli, before = [], [], []
+    compute, cli, serial, before = [], [], [], []
     after = args.after.resolve() if args.after else None
     for r in range(args.repeats):  # interleaved, so that all see the same load
         compute.append(compute_seconds(args.jobs))
@@ -121,7 +124,10 @@ def main() -> None:
         cli.append(cli_seconds(args.jobs, args.extra, after))
         if args.before and r % 2 == 1:
             before.append(cli_seconds(args.jobs, args.extra, args.before.resolve()))
+        if not args.before:
+            serial.append(cli_seconds(args.jobs, [*args.extra, "hydra.launcher.processes=1"], after))
         print(f"repeat {r + 1}: compute {compute[-1]:.1f} s, CLI {cli[-1]:.1f} s"
+              + (f", CLI in one process {serial[-1]:.1f} s" if serial else "")
               + (f", CLI before {before[-1]:.1f} s" if before else "") + f"; load {os.getloadavg()[0]:.1f}", flush=True)
     c, w = statistics.median(compute), statistics.median(cli)
     print(f"machine: {info.get('cpu')}, {info.get('cores')} cores; load {load0:.1f} -> {os.getloadavg()[0]:.1f}")
@@ -129,6 +135,10 @@ def main() -> None:
     print(f"  (a) compute in one process   {c:7.2f} s  ({c / args.jobs * 1000:.0f} ms per job)")
     print(f"  (b) CLI sweep, wall time     {w:7.2f} s  ({(w - c) / args.jobs * 1000:.0f} ms overhead per job)")
     print(f"  ratio (b)/(a)                {w / c:7.2f}    target <= {TARGET}: {'PASS' if w / c <= TARGET else 'MISS'}")
+    if serial:
+        s1 = statistics.median(serial)
+        print(f"  (b1) CLI sweep, one process  {s1:7.2f} s  ({(s1 - c) / args.jobs * 1000:.0f} ms overhead per job); "
+              f"ratio (b1)/(a) {s1 / c:.2f}")
     if before:
         b = statistics.median(before)
         pairs = [x / y for x, y in zip(cli, before)]

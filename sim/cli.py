@@ -47,6 +47,7 @@ from .params import ParameterError
 from .preflight import check_slips, hydra_arguments, one_line, preflight, strategy_paths
 from .resources import CONFIG_DIR
 from .schema import experiment_spec, register, run_name
+from .launcher import register as register_launcher, shares_cores, stop_helpers
 from .sweeper import register as register_sweeper
 
 __all__ = ["CONFIG_DIR", "main", "one_line", "preflight", "run_name"]
@@ -82,6 +83,7 @@ _resolvers()
 def _setup(argv: list[str] | None = None) -> None:
     register()
     register_sweeper()
+    register_launcher()
     _resolvers()
     loky_workers_die_with_parent()  # the joblib launcher's workers end with the sweep
     config_dir = hydra_arguments(argv or []).config_dir
@@ -104,8 +106,8 @@ def hydra_main(cfg: DictConfig) -> float:
     quiet_mesa()
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
-    # Hydra's basic launcher runs jobs one after another: each may use every core.
-    parallel_jobs = multirun and "BasicLauncher" not in str(OmegaConf.select(hc, "launcher._target_", default=""))
+    # A job that runs alone (Hydra's basic launcher, or Rapport's with one process) may use every core.
+    parallel_jobs = multirun and shares_cores(hc)
     staging = Path(hc.runtime.output_dir)
     final = final_path(staging)
     choices = hc.runtime.choices
@@ -317,6 +319,7 @@ def _run(argv: list[str], strategy_folder: Path) -> int:
     except SystemExit as stop:  # a run's one-line error (and Hydra's own) end it this way
         return stop.code if isinstance(stop.code, int) else 1
     finally:
+        stop_helpers()
         _release_job_log()
         if before is None:
             os.environ.pop(COMMAND_ENV, None)

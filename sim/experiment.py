@@ -18,12 +18,9 @@ import json
 import logging
 import math
 import os
-import signal
 import sys
-import threading
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .events import check_writable, partition, write_events
-from .limits import SMALL_WORK, cores, worker_init
+from .limits import SMALL_WORK, cores, ctrl_c_to_parent_only, worker_init
 from .results import MARKET_KEYS, Results
 from .schema import ExperimentSpec
 from .switch import describe_practice
@@ -233,7 +230,7 @@ def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: 
     try:
         pool = _pool(workers)
         try:
-            with _ctrl_c_to_parent_only():
+            with ctrl_c_to_parent_only():
                 running = {pool.submit(*holdout_job(*t)): ("holdout", t) for t in holdout_tasks}
                 running |= {pool.submit(*arm_job(*t)): ("arm", t) for t in tasks if t[0] not in market_of}
             while running:
@@ -242,7 +239,7 @@ def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: 
                     kind, t = running.pop(fut)
                     if kind == "holdout":  # its arms can start
                         holdouts[t] = fut.result()
-                        with _ctrl_c_to_parent_only():
+                        with ctrl_c_to_parent_only():
                             running |= {pool.submit(*arm_job(i, t[1])): ("arm", (i, t[1]))
                                         for i, g in market_of.items() if g == t[0]}
                         del holdouts[t]  # sent with its arms; a warmed-up market is large
@@ -259,20 +256,6 @@ def _run_in_workers(tasks: list, holdout_tasks: list, market_of: dict, arm_job: 
         # or code read from stdin: the runs left are done here, one after another.
         print(f"rapport: worker processes could not start; running the {len(tasks) - len(out)} runs left "
               f"in this process (set workers=1 to skip trying)", file=sys.stderr)
-
-
-@contextmanager
-def _ctrl_c_to_parent_only():
-    """Ignore Ctrl-C while worker processes start, so that they start ignoring it (an ignored
-    signal stays ignored in a child) instead of dying with a traceback mid-import."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:

@@ -190,6 +190,20 @@ def ctrl_c_stops_within(grace: float = STOP_GRACE, after: bool = True):
             watchdogs[0].cancel()
 
 
+@contextmanager
+def ctrl_c_to_parent_only():
+    """Ignore Ctrl-C while worker processes start, so that they start ignoring it (an ignored
+    signal stays ignored in a child) instead of dying with a traceback mid-import."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def worker_init(parent: int) -> None:
     """Initializer of a worker process: it ends when its parent ``parent`` dies, even by
     SIGKILL (Linux ``PR_SET_PDEATHSIG``), and leaves Ctrl-C to the parent, which stops the

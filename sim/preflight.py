@@ -124,6 +124,7 @@ def preflight(argv: list[str], config_dir: Path) -> None:
         return
     if args.config_name not in (None, "config"):
         return
+    _check_launcher(args.overrides)
     hydra_own = [o for o in args.overrides if o.lstrip("+~").startswith("hydra")
                  and not o.startswith("hydra.searchpath")]
     own = [o for o in args.overrides if o not in hydra_own]
@@ -147,6 +148,17 @@ def preflight(argv: list[str], config_dir: Path) -> None:
         raise ParameterError(one_line(err)) from None
     finally:
         GlobalHydra.instance().clear()
+
+
+def _check_launcher(overrides: list[str]) -> None:
+    """Rapport's launcher's setting (``hydra.launcher.processes``), which Hydra would report
+    in several lines: a whole number >= 0."""
+    launcher = next((o.partition("=")[2] for o in overrides if o.startswith("hydra/launcher=")), "rapport")
+    for o in overrides:
+        key, _, value = o.partition("=")
+        if launcher == "rapport" and key == "hydra.launcher.processes" and not re.fullmatch(r"\d+", value.strip()):
+            raise ParameterError(f"{o}: expected a whole number >= 0 (0 = one process per core, "
+                                 f"1 = one job after another in this process)")
 
 
 def _check(cfg: Any) -> Any:
