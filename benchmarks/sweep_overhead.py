@@ -112,6 +112,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--before", type=Path, help="checkout of another commit, whose CLI sweep is timed too")
     ap.add_argument("--after", type=Path, help="checkout timed instead of this one (with --before)")
+    ap.add_argument("--no-serial", action="store_true", help="skip (b1), the sweep in one process")
     ap.add_argument("--extra", nargs="*", default=[], help="more arguments of the CLI sweeps (e.g. hydra/launcher=joblib)")
     args = ap.parse_args()
     info, load0 = machine(), os.getloadavg()[0]
@@ -124,7 +125,7 @@ def main() -> None:
         cli.append(cli_seconds(args.jobs, args.extra, after))
         if args.before and r % 2 == 1:
             before.append(cli_seconds(args.jobs, args.extra, args.before.resolve()))
-        if not args.before:
+        if not args.no_serial:
             serial.append(cli_seconds(args.jobs, [*args.extra, "hydra.launcher.processes=1"], after))
         print(f"repeat {r + 1}: compute {compute[-1]:.1f} s, CLI {cli[-1]:.1f} s"
               + (f", CLI in one process {serial[-1]:.1f} s" if serial else "")

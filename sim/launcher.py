@@ -40,7 +40,7 @@ from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.plugins import Plugins
@@ -55,6 +55,10 @@ from .limits import ctrl_c_to_parent_only, cores, worker_init
 
 LOG = logging.getLogger(__name__)
 QUEUED_PER_PROCESS = 1  # jobs composed ahead for each process, so that a helper that finishes finds one
+# What an idle helper imports (after IDLE_SECONDS without a task): the sweep's gathering then
+# draws the comparison's figures in the helpers too (``spread``), without their import.
+PRELOAD_WHEN_IDLE = ("sim.report",)
+IDLE_SECONDS = 1.0
 
 
 @dataclass
@@ -124,17 +128,8 @@ class JobsAcrossProcesses(Launcher):
     def _launch_with(self, helpers: Helpers, todo: deque) -> list[JobReturn]:
         """Run ``todo`` here and in ``helpers``: this process composes the jobs, keeps a few
         ready for the helpers and runs one whenever none is ready for it."""
-        returns: dict[int, JobReturn] = {}
-        ahead = QUEUED_PER_PROCESS * (helpers.count + 1)
-        while True:
-            while todo and len(helpers.ready) < ahead:
-                helpers.offer(self._compose(*todo.popleft()))
-            job = helpers.take()
-            if job is None:
-                break
-            returns[job[0]] = self._run_here(job)
-        here = len(returns)
-        returns.update(helpers.wait_all())
+        tasks = (("job", *self._compose(idx, overrides)) for idx, overrides in todo)
+        returns, here = helpers.share(tasks, lambda task: self._run_here(task[1:]))
         LOG.info("%d jobs ran in this process, %d in %d helper process(es)", here, len(returns) - here, helpers.count)
         return [returns[idx] for idx in sorted(returns)]
 
@@ -148,6 +143,7 @@ class JobsAcrossProcesses(Launcher):
         return idx, cfg
 
     def _run_here(self, job: tuple[int, DictConfig]) -> JobReturn:
+        """Run a composed job in this process, as the basic launcher does."""
         ret = run_job(hydra_context=self.hydra_context, task_function=self.task_function, config=job[1],
                       job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
@@ -155,17 +151,19 @@ class JobsAcrossProcesses(Launcher):
 
 
 class Helpers:
-    """Helper processes that run sweep jobs handed to them, each once it is ready.
+    """Helper processes that run the tasks handed to them, each helper once it is ready.
 
-    ``ready`` holds composed jobs waiting for a process; a thread hands the first one to each
-    helper that is idle and collects what the helpers return."""
+    A task is ``("job", idx, config)``, a sweep job run through ``run_job``, or ``("call",
+    idx, (function reference, argument))`` (``spread``). ``ready`` holds the tasks waiting
+    for a process; a thread hands the first one to each idle helper and collects what the
+    helpers return."""
 
     def __init__(self, count: int, hydra_context: HydraContext, task_function: Any) -> None:
         self.count = count
-        self.ready: deque[tuple[int, DictConfig]] = deque()
+        self.ready: deque[tuple] = deque()
         self.lock = threading.Lock()
-        self.returned: dict[int, JobReturn] = {}
-        self.running: dict[Connection, int] = {}  # helper -> the job it runs
+        self.returned: dict[int, Any] = {}
+        self.running: dict[Connection, tuple[str, int]] = {}  # helper -> the kind and idx of its task
         self.changed = threading.Condition(self.lock)
         self.stopping = False
         context = multiprocessing.get_context("spawn")  # this process holds threads: forking those is unsafe
@@ -178,42 +176,53 @@ class Helpers:
                 mine, theirs = context.Pipe()
                 p = context.Process(target=serve, args=(theirs, os.getpid(), setup), daemon=True,
                                     name="rapport-sweep-helper")
-                p.start()
+                try:
+                    p.start()
+                except OSError as err:  # no process to be had (limits): this process runs the jobs
+                    print(f"rapport: could not start a helper process ({err.strerror or err}); "
+                          f"running the sweep's jobs in fewer processes", file=sys.stderr)
+                    break
                 theirs.close()
                 self.processes.append(p)
                 self.starting.append(mine)
         self.thread = threading.Thread(target=self._hand_out, name="rapport-sweep-helpers", daemon=True)
         self.thread.start()
 
-    def offer(self, job: tuple[int, DictConfig]) -> None:
-        with self.changed:
-            self.ready.append(job)
-            self.changed.notify_all()
-
-    def take(self) -> tuple[int, DictConfig] | None:
-        """The first job no helper has taken, for this process to run; None when none is left."""
-        with self.lock:
-            return self.ready.popleft() if self.ready else None
-
-    def wait_all(self) -> dict[int, JobReturn]:
-        """Wait until the helpers have returned every job handed to them; their returns."""
+    def share(self, tasks: Iterator[tuple], run_here: Callable[[tuple], Any]) -> tuple[dict[int, Any], int]:
+        """Run ``tasks`` here (``run_here``) and in the helpers: a few are taken from
+        ``tasks`` ahead, each ready helper takes the first waiting, this process the first
+        no helper took. Returns every task's result by idx, and how many ran here."""
+        done: dict[int, Any] = {}
+        ahead = QUEUED_PER_PROCESS * (self.count + 1)
+        while True:
+            while len(self.ready) < ahead and (task := next(tasks, None)) is not None:
+                with self.changed:
+                    self.ready.append(task)
+                    self.changed.notify_all()
+            with self.lock:
+                task = self.ready.popleft() if self.ready else None
+            if task is None:
+                break
+            done[task[1]] = run_here(task)
+        here = len(done)
         with self.changed:
             while self.running:
                 self.changed.wait()
-            returned, self.returned = self.returned, {}
-        return returned
+            done.update(self.returned)
+            self.returned = {}
+        return done, here
 
     def _hand_out(self) -> None:
-        """The thread: hand ready jobs to idle helpers, collect returns, notice helpers that died."""
+        """The thread: hand ready tasks to idle helpers, collect returns, notice helpers that died."""
         while not self.stopping:
             with self.lock:
                 while self.idle and self.ready:
-                    conn, job = self.idle.pop(), self.ready.popleft()
+                    conn, task = self.idle.pop(), self.ready.popleft()
                     try:
-                        conn.send(job)
-                        self.running[conn] = job[0]
+                        conn.send(task)
+                        self.running[conn] = task[:2]
                     except (OSError, ValueError, pickle.PicklingError):
-                        self.ready.appendleft(job)  # this process runs it
+                        self.ready.appendleft(task)  # this process runs it
                 listening = self.starting + list(self.running)
             for conn in wait(listening, timeout=0.05) if listening else []:
                 self._receive(conn)
@@ -231,12 +240,13 @@ class Helpers:
                 if message == "ready":
                     self.idle.append(conn)
             elif conn in self.running:
-                idx = self.running.pop(conn)
-                if isinstance(message, JobReturn):
-                    self.returned[idx] = message
+                kind, idx = self.running.pop(conn)
+                if kind == "job":
+                    self.returned[idx] = message if isinstance(message, JobReturn) else _died(idx)
+                else:  # a call that failed or was lost is run again here, where its error shows
+                    self.returned[idx] = message[1] if isinstance(message, tuple) and message[0] else LOST
+                if message is not None:
                     self.idle.append(conn)
-                else:
-                    self.returned[idx] = _died(idx)
             self.changed.notify_all()
 
     def stop(self) -> None:
@@ -265,6 +275,22 @@ def stop_helpers() -> None:
     """End every helper process this process started (``rapport`` calls it when it ends)."""
     while _HELPERS:
         _HELPERS.popitem()[1].stop()
+
+
+LOST = object()  # a call a helper did not return
+
+
+def spread(function: Callable[[Any], Any], arguments: list[Any]) -> list[Any]:
+    """``[function(a) for a in arguments]``, shared with the helpers of the sweep this
+    process runs, if any are up (idle once its jobs are done: the gathering draws the
+    comparison's figures this way, ``sim.report``). ``function`` must be importable by
+    name and its arguments and results picklable."""
+    helpers = next(iter(_HELPERS.values()), None)
+    if helpers is None or not helpers.processes or len(arguments) < 2:
+        return [function(a) for a in arguments]
+    tasks = (("call", i, (_reference(function), a)) for i, a in enumerate(arguments))
+    done, _ = helpers.share(tasks, lambda task: function(task[2][1]))
+    return [function(arguments[i]) if done[i] is LOST else done[i] for i in range(len(arguments))]
 
 
 def _died(idx: int) -> JobReturn:
@@ -310,8 +336,24 @@ def serve(conn: Connection, parent: int, setup: bytes) -> None:
     load_kernels()
     context = HydraContext(config_loader=None, callbacks=callbacks)
     conn.send("ready")
-    while (job := conn.recv()) is not None:
-        ret = run_job(hydra_context=context, task_function=task_function, config=job[1],
+    preloaded = False
+    while True:
+        if not preloaded and not conn.poll(IDLE_SECONDS):
+            for module in PRELOAD_WHEN_IDLE:
+                importlib.import_module(module)
+            preloaded = True
+        task = conn.recv()
+        if task is None:
+            return
+        kind, idx, payload = task
+        if kind == "call":
+            reference, argument = payload
+            try:
+                conn.send((True, _task(reference)(argument)))
+            except Exception:  # run again by the parent, where the error is raised
+                conn.send((False, None))
+            continue
+        ret = run_job(hydra_context=context, task_function=task_function, config=payload,
                       job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
         try:
             conn.send(ret)

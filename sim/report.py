@@ -13,6 +13,7 @@ at least 11 px, legends outside the axes, no line cut off by its axes; wide tabl
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import math
 from pathlib import Path
@@ -287,6 +288,9 @@ def fig_response(res: Results, key: str) -> dict:
     return _png(fig)
 
 
+FIGURES = {f.__name__: f for f in (fig_switch, fig_jcurve, fig_panels, fig_funnel, fig_tiers, fig_response)}
+
+
 # --- HTML ---------------------------------------------------------------------------------
 def _table(df: pd.DataFrame, first: list[str], outcomes: list, difference: bool = False) -> dict:
     """Header and cells (value, interval) of a table of outcomes, for the template."""
@@ -303,41 +307,56 @@ def _table(df: pd.DataFrame, first: list[str], outcomes: list, difference: bool 
 
 
 def _figures(res: Results) -> list[dict]:
-    """The report's figures: title, PNG (``_png``) and caption."""
+    """The report's figures: title, PNG (``_png``) and caption. They are drawn by
+    ``draw_figure``, shared with a sweep's idle helper processes where there are any
+    (``sim.launcher.spread``: the gathering of a sweep then draws them on every core)."""
     switched = [] if res.switch is None or not (res.switch["pairs"] > 0).any() else [
-        {"title": "The switch: what changing costs, and when it pays back", "png": fig_switch(res), "caption":
+        ("The switch: what changing costs, and when it pays back", ("fig_switch",),
          "Cumulative profit of each arm minus its comparison arm, run by run on the same customers with the same "
          "random numbers; mean and 95% band. Triangle: the lowest point of the mean. Dotted line: break-even, "
-         "the week after the last week the difference is below zero."}]
-    return switched + [
-        {"title": "When does it pay back? (the J-curve)", "png": fig_jcurve(res), "caption":
+         "the week after the last week the difference is below zero.")]
+    figures = switched + [
+        ("When does it pay back? (the J-curve)", ("fig_jcurve",),
          "Cumulative profit the strategy added against the no-contact holdout (same customers, same random "
          "numbers), mean and 95% band over replications. Dotted lines: payback week, from which cumulative "
          "incremental profit stays at or above zero (the mean over runs when every run paid back, else the "
-         "mean curve's)."},
-        {"title": "Loyalty and relationship equity", "png": fig_panels(res, [
+         "mean curve's)."),
+        ("Loyalty and relationship equity", ("fig_panels", [
             ("trust", "Trust (CRM customers)", "0-1", 1, False),
             ("affinity", "Affinity (CRM customers)", "0-1", 1, False),
             ("retention", "Retention: customers ever ours still active", "%", 1, True),
             ("repurchase", "Repurchase with us (cumulative)", "%", 1, True),
             ("service_retention", "Service visits kept (cumulative)", "%", 1, True),
-            ("promoter_share", "Promoters", "%", 1, True)], ncols=3)},
-        {"title": "Lifecycle stage funnel", "png": fig_funnel(res),
-         "caption": "Mean number of customers in each stage, week by week."},
-        {"title": "Engagement", "png": fig_panels(res, [
+            ("promoter_share", "Promoters", "%", 1, True)], 3), None),
+        ("Lifecycle stage funnel", ("fig_funnel",), "Mean number of customers in each stage, week by week."),
+        ("Engagement", ("fig_panels", [
             ("opens", "Contacts opened per week (4-week mean)", "opens", 4, False),
             ("visits", "Website visits per week (4-week mean)", "visits", 4, False),
-            ("event_attendance", "Event attendance per week (4-week mean)", "attendees", 4, False)], ncols=3)},
-        {"title": "Fatigue and unsubscribes", "png": fig_panels(res, [
+            ("event_attendance", "Event attendance per week (4-week mean)", "attendees", 4, False)], 3), None),
+        ("Fatigue and unsubscribes", ("fig_panels", [
             ("fatigue", "Mean fatigue (CRM customers)", "0-1", 1, False),
             ("unsubscribe_rate", "Unsubscribed (cumulative, of opted in at start)", "%", 1, True),
-            ("opted_in", "Opted in (share of CRM)", "%", 1, True)], ncols=3)},
-        {"title": "Value per customer tier", "png": fig_tiers(res),
-         "caption": "Mean over customers of each tier, with 95% intervals over replications. Heavy = top spenders."},
-    ] + [{"title": f"Outcomes against {key}", "png": fig_response(res, key),
-          "caption": f"Each outcome at the horizon against the swept {key}: mean and 95% interval over "
-                     f"replications, one line per arm."}
+            ("opted_in", "Opted in (share of CRM)", "%", 1, True)], 3), None),
+        ("Value per customer tier", ("fig_tiers",),
+         "Mean over customers of each tier, with 95% intervals over replications. Heavy = top spenders."),
+    ] + [(f"Outcomes against {key}", ("fig_response", key),
+          f"Each outcome at the horizon against the swept {key}: mean and 95% interval over "
+          f"replications, one line per arm.")
          for key in res.swept if key != "strategy" and res.summary[key].nunique() > 1]
+    from .launcher import spread
+
+    drawn = dataclasses.replace(res, customers=None)  # what the figures read, lighter to hand to a helper
+    pngs = spread(draw_figure, [(drawn, how) for _, how, _ in figures])
+    return [{"title": title, "png": png, **({"caption": caption} if caption else {})}
+            for (title, _, caption), png in zip(figures, pngs)]
+
+
+def draw_figure(task: tuple[Results, tuple]) -> dict:
+    """One figure of the report: ``(res, (name, *arguments))`` -> ``name(res, *arguments)``,
+    in the report's style."""
+    res, (name, *arguments) = task
+    with plt.rc_context(STYLE):
+        return FIGURES[name](res, *arguments)
 
 
 def switch_rows(res: Results) -> dict:

@@ -93,7 +93,7 @@ class RapportConfig:
     horizon_weeks: int = 260
     seed: int = 0
     replications: int = 10
-    workers: int = 0  # processes for the replications; 0 = one per core (1 under a parallel launcher)
+    workers: int = 0  # processes for the replications; 0 = one per core (1 when a sweep's jobs run at once)
     results_dir: str = "results"
     report: Optional[bool] = None  # HTML report; None = yes for a single run, no for multirun jobs
     optimized_metric: str = "profit"  # what a run returns to a sweeper: an outcome of sim.metrics.OUTCOMES
