@@ -238,3 +238,40 @@ def test_stopping_a_sweep_stops_its_helpers_and_leaves_nothing_complete(tmp_path
     if how == signal.SIGINT:
         assert err.strip().splitlines()[-1].startswith("rapport: interrupted"), err
     assert not [p for p in tmp_path.rglob(MARKER)], "a stopped sweep left a folder that looks complete"
+
+
+# --- work shared with the helpers (the comparison's figures) -----------------------------------
+def where(argument: int) -> tuple[int, int]:
+    """A task for ``spread`` (a tenth of a second, so that the helper gets some): its
+    argument and the process that ran it."""
+    import time
+
+    if argument < 0:
+        raise ValueError(f"negative: {argument}")
+    time.sleep(0.1)
+    return argument, os.getpid()
+
+
+def test_spread_shares_calls_with_ready_helpers_keeps_their_order_and_raises_here():
+    import time
+
+    from hydra.types import HydraContext
+
+    import sim.launcher as launcher
+
+    assert launcher.spread(where, [1, 2]) == [(1, os.getpid()), (2, os.getpid())]  # no helpers: all here
+    helpers = launcher.Helpers(1, HydraContext(config_loader=None, callbacks=None), where)
+    launcher._HELPERS[id(helpers)] = helpers
+    try:
+        end = time.monotonic() + 120
+        while not helpers.idle and time.monotonic() < end:  # started, kernels loaded
+            time.sleep(0.1)
+        assert helpers.idle, "the helper did not start"
+        results = launcher.spread(where, list(range(12)))
+        assert [a for a, _ in results] == list(range(12))
+        assert {pid for _, pid in results} == {os.getpid(), helpers.processes[0].pid}
+        with pytest.raises(ValueError, match="negative: -1"):  # failed in a helper or here: raised here
+            launcher.spread(where, [-1, -1, -1])
+    finally:
+        launcher.stop_helpers()
+    assert not helpers.processes[0].is_alive()
