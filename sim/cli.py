@@ -39,7 +39,7 @@ from .dealership import check_overrides
 from .events import check_writable
 from .experiment import quiet_mesa, run_experiment
 from .gathering import GatherCallback, find_complete_job, gather, report_problems
-from .limits import (EnvironmentFault, check_output_dir, ctrl_c_stops_within, fault_line,
+from .limits import (EnvironmentFault, check_output_dir, ctrl_c_stops_within, end_quickly, fault_line,
                      loky_workers_die_with_parent, say_interrupted)
 from .results import TOKEN, final_path, is_complete, load
 from .writing import COMMAND_ENV, write_results
@@ -263,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say_interrupted()
         return 1
+    finally:
+        if console:
+            end_quickly()
 
 
 def _command(argv: list[str]) -> int:

@@ -51,7 +51,7 @@ from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.basecontainer import BaseContainer
 
-from .limits import ctrl_c_to_parent_only, cores, worker_init
+from .limits import cores, ctrl_c_to_parent_only, end_quickly, worker_init
 
 LOG = logging.getLogger(__name__)
 QUEUED_PER_PROCESS = 1  # jobs composed ahead for each process, so that a helper that finishes finds one
@@ -344,6 +344,7 @@ def serve(conn: Connection, parent: int, setup: bytes) -> None:
             preloaded = True
         task = conn.recv()
         if task is None:
+            end_quickly()
             return
         kind, idx, payload = task
         if kind == "call":

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import gc
 import os
 import signal
 import sys
@@ -188,6 +189,13 @@ def ctrl_c_stops_within(grace: float = STOP_GRACE, after: bool = True):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if watchdogs and not after:
             watchdogs[0].cancel()
+
+
+def end_quickly() -> None:
+    """For a process that ends next: keep Python's last garbage collection off the objects
+    alive now (``gc.freeze``). It walked every object of the loaded model and kernels, about
+    0.6 s of every command; files, logs and atexit handlers are closed as before."""
+    gc.freeze()
 
 
 @contextmanager
