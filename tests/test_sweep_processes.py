@@ -21,6 +21,7 @@ import pytest
 
 from sim.cli import main
 from sim.results import COMPARISON, INCOMPLETE, MARKER
+from test_faults import alive, descendants, needs_proc, wait_for
 
 RAPPORT = shutil.which("rapport", path=str(Path(sys.executable).parent)) or "rapport"
 SMALL = ["market.customers=400", "horizon_weeks=26", "replications=1"]
@@ -167,53 +168,12 @@ def test_a_helper_that_dies_fails_its_job_alone_and_the_comparison_says_so(tmp_p
     assert f"rapport: partial comparison: job {failed} (" in proc.stderr
 
 
-def descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        for child in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = child.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == parent:
-                out.append(int(child.parent.name))
-                todo.append(int(child.parent.name))
-    return out
-
-
 def helpers_of(pid: int) -> list[int]:
-    found = []
-    for p in descendants(pid):
-        try:
-            if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text():
-                found.append(p)
-        except OSError:
-            continue
-    return found
+    return [p for p, command in descendants(pid).items() if "spawn_main" in command]
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def wait_for(condition, seconds: float) -> bool:
-    import time
-
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
-
-
+@needs_proc
 @pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
 def test_stopping_a_sweep_stops_its_helpers_and_leaves_nothing_complete(tmp_path, how):
     big = ["strategy=constant_sales,reciprocal_value,lifecycle", "market.customers=100000", "horizon_weeks=5200",
