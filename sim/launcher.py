@@ -57,8 +57,9 @@ LOG = logging.getLogger(__name__)
 # Jobs composed ahead per process, so that a helper that finishes finds one waiting rather than
 # waiting for this process to end its own job (1 and 2 measured alike on the 40-job sweep).
 QUEUED_PER_PROCESS = 2
-# What an idle helper imports (after IDLE_SECONDS without a task): the sweep's gathering then
-# draws the comparison's figures in the helpers too (``spread``), without their import.
+# What an idle helper imports (after IDLE_SECONDS without a task), and this process while it
+# waits for the helpers' last jobs: the sweep's gathering then draws the comparison's figures
+# in every process (``spread``) without waiting for that import.
 PRELOAD_WHEN_IDLE = ("sim.report",)
 IDLE_SECONDS = 1.0
 
@@ -207,6 +208,8 @@ class Helpers:
                 break
             done[task[1]] = run_here(task)
         here = len(done)
+        if self.running:  # this process would wait for the helpers: it imports what comes next instead
+            preload()
         with self.changed:
             while self.running:
                 self.changed.wait()
@@ -295,6 +298,12 @@ def spread(function: Callable[[Any], Any], arguments: list[Any]) -> list[Any]:
     return [function(arguments[i]) if done[i] is LOST else done[i] for i in range(len(arguments))]
 
 
+def preload() -> None:
+    """Import ``PRELOAD_WHEN_IDLE``, in a process that would otherwise wait."""
+    for module in PRELOAD_WHEN_IDLE:
+        importlib.import_module(module)
+
+
 def _died(idx: int) -> JobReturn:
     """The return of a job whose helper process ended before returning it: a failed job that
     does not stop the sweep (NaN, as ``sim.cli`` returns for a job that failed)."""
@@ -341,8 +350,7 @@ def serve(conn: Connection, parent: int, setup: bytes) -> None:
     preloaded = False
     while True:
         if not preloaded and not conn.poll(IDLE_SECONDS):
-            for module in PRELOAD_WHEN_IDLE:
-                importlib.import_module(module)
+            preload()
             preloaded = True
         task = conn.recv()
         if task is None:
