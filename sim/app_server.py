@@ -21,21 +21,12 @@ def refuse_download(url: str) -> bytes:
     raise FileNotFoundError(url)
 
 
-def load_kernels() -> None:
-    """Compile the weekly pass, or load it from numba's cache, before the first page is served:
-    on a fresh install compiling takes tens of seconds, which would otherwise fall on the
-    class's first click on Step."""
-    from .experiment import quiet_mesa
-    from .model import RelationshipModel
-
-    quiet_mesa()
-    RelationshipModel(customers=50, rng=0, journeys=0).step()
-
-
 def serve(argv: list[str]) -> None:
     """Run ``solara run sim.app_page`` with ``argv`` in this process, with downloads refused,
     once the kernels are loaded."""
     from solara.server import cdn_helper
+
+    from .experiment import load_kernels
 
     load_kernels()
 

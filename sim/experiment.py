@@ -45,6 +45,16 @@ def quiet_mesa() -> None:
     logging.getLogger("MESA").setLevel(logging.WARNING)
 
 
+def load_kernels() -> None:
+    """Compile the weekly pass, or load it from numba's cache, before the first run is asked
+    for: on a fresh install compiling takes tens of seconds, which would otherwise fall on a
+    class's first click on Step (the dashboard) or on a sweep helper's first job."""
+    from .model import RelationshipModel
+
+    quiet_mesa()
+    RelationshipModel(customers=50, rng=0, journeys=0).step()
+
+
 # --- one run ------------------------------------------------------------------------------
 def run_once(strategy: Any, params: dict, weeks: int, seed: int, keep_customers: bool,
              threads: int | None = None, holdout: "bool | HoldoutRun" = True, events_to: Path | None = None,

@@ -342,7 +342,7 @@ def serve(conn: Connection, parent: int, setup: bytes) -> None:
     setup_globals()
     task_function = _task(reference)  # its module registers its resolvers (sim.cli's)
     Singleton.set_state({"instances": instances, "omegaconf_resolvers": BaseContainer._resolvers})
-    from .app_server import load_kernels
+    from .experiment import load_kernels
 
     load_kernels()
     context = HydraContext(config_loader=None, callbacks=callbacks)
