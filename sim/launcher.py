@@ -36,6 +36,7 @@ import pickle
 import signal
 import sys
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
@@ -232,7 +233,7 @@ class Helpers:
             for conn in wait(listening, timeout=0.05) if listening else []:
                 self._receive(conn)
             if not listening:
-                threading.Event().wait(0.05)
+                time.sleep(0.05)
 
     def _receive(self, conn: Connection) -> None:
         try:
@@ -332,8 +333,9 @@ def _end(signum: int, frame: Any) -> None:
 
 
 def serve(conn: Connection, parent: int, setup: bytes) -> None:
-    """A helper process: load the kernels, say it is ready, then run each job it is sent
-    (``None`` ends it) and send back its ``JobReturn``."""
+    """A helper process: load the kernels, say it is ready, then run each task it is sent
+    (``None`` ends it): a job, whose ``JobReturn`` it sends back, or a call (``spread``),
+    whose result it sends back as ``(True, result)``, or ``(False, None)`` if it raised."""
     global _sharing
     worker_init(parent)
     signal.signal(signal.SIGTERM, _end)  # ``Helpers.stop``: end cleanly, releasing what it holds
