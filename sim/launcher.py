@@ -95,14 +95,21 @@ def shares_cores(hydra_cfg: Any) -> bool:
     return True  # joblib, Submitit, Ray...: other launchers run jobs at once
 
 
+def check_processes(value: Any, given: str | None = None) -> int:
+    """``hydra.launcher.processes``: a whole number >= 0, else ValueError naming it (as
+    ``given`` on the command line, if it came from there)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        shown = repr(value) if given is None else given
+        raise ValueError(f"hydra.launcher.processes={shown}: expected a whole "
+                         f"number >= 0 (0 = one process per core, 1 = one job after another in this process)")
+    return value
+
+
 class JobsAcrossProcesses(Launcher):
     """See the module; Hydra runs it as ``hydra_plugins.rapport_sweeper.RapportLauncher``."""
 
     def __init__(self, processes: int = 0) -> None:
-        if isinstance(processes, bool) or not isinstance(processes, int) or processes < 0:
-            raise ValueError(f"hydra.launcher.processes={processes!r}: expected a whole number >= 0 "
-                             f"(0 = one per core, 1 = one job after another in this process)")
-        self.processes = processes
+        self.processes = check_processes(processes)
         self.config: DictConfig | None = None
         self.hydra_context: HydraContext | None = None
         self.task_function: Any = None

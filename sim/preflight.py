@@ -151,14 +151,18 @@ def preflight(argv: list[str], config_dir: Path) -> None:
 
 
 def _check_launcher(overrides: list[str]) -> None:
-    """Rapport's launcher's setting (``hydra.launcher.processes``), which Hydra would report
-    in several lines: a whole number >= 0."""
+    """Rapport's launcher's setting (``hydra.launcher.processes``), checked by the launcher's
+    own rule, which Hydra would report in several lines."""
+    from .launcher import check_processes
+
     launcher = next((o.partition("=")[2] for o in overrides if o.startswith("hydra/launcher=")), "rapport")
     for o in overrides:
         key, _, value = o.partition("=")
-        if launcher == "rapport" and key == "hydra.launcher.processes" and not re.fullmatch(r"\d+", value.strip()):
-            raise ParameterError(f"{o}: expected a whole number >= 0 (0 = one process per core, "
-                                 f"1 = one job after another in this process)")
+        if launcher == "rapport" and key == "hydra.launcher.processes":
+            try:
+                check_processes(int(value) if re.fullmatch(r"\s*\d+\s*", value) else value, given=value)
+            except ValueError as err:
+                raise ParameterError(str(err)) from None
 
 
 def _check(cfg: Any) -> Any:
