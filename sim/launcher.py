@@ -125,7 +125,7 @@ class JobsAcrossProcesses(Launcher):
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         count = min(self.processes or cores(), max(len(job_overrides), 1))
         LOG.info("Launching %d jobs in %d process(es)", len(job_overrides), count)
-        todo = deque((initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides))
+        todo = [(initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)]
         if count == 1 and _HELPERS.get(id(self)) is None:
             return [self._run_here(self._compose(idx, o)) for idx, o in todo]
         helpers = _HELPERS.get(id(self)) or Helpers(count - 1, self.hydra_context, self.task_function)
@@ -136,7 +136,7 @@ class JobsAcrossProcesses(Launcher):
         finally:
             _sharing = False
 
-    def _launch_with(self, helpers: Helpers, todo: deque) -> list[JobReturn]:
+    def _launch_with(self, helpers: Helpers, todo: list[tuple[int, list[str]]]) -> list[JobReturn]:
         """Run ``todo`` here and in ``helpers``: this process composes the jobs, keeps a few
         ready for the helpers and runs one whenever none is ready for it."""
         tasks = (("job", *self._compose(idx, overrides)) for idx, overrides in todo)
@@ -265,12 +265,12 @@ class Helpers:
     def stop(self) -> None:
         """End the helpers now (a job they run stays ``*.incomplete``)."""
         self.stopping = True
+        self.thread.join(1)  # before reading ``idle``, which the thread fills
         for conn in self.idle:
             try:
                 conn.send(None)
             except OSError:
                 pass
-        self.thread.join(1)
         for p in self.processes:
             p.join(0.2)
             if p.is_alive():
